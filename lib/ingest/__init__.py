@@ -1,0 +1,16 @@
+"""The ingest flow: ``BlobCreated`` on ``incoming`` to ``raw`` or ``quarantine``."""
+
+from lib.ingest.faults import FaultInjector, InjectedFault
+from lib.ingest.pipeline import IngestPipeline, IngestResult, IngestStatus
+from lib.ingest.stages import Stage, StageRejection, Upload
+
+__all__ = [
+    "FaultInjector",
+    "IngestPipeline",
+    "IngestResult",
+    "IngestStatus",
+    "InjectedFault",
+    "Stage",
+    "StageRejection",
+    "Upload",
+]

@@ -1,0 +1,343 @@
+"""Process one ``BlobCreated`` event: read, validate, archive, publish, delete.
+
+Every write is idempotent so that at-least-once delivery, duplicate uploads and
+concurrent deliveries of one blob all converge on the same state:
+
+- ``raw`` names are content hashes and written with ``If-None-Match: *``;
+- quarantine names are the content hash under the day of the event time, which a
+  redelivery repeats;
+- the outcome event id derives from the incoming event id;
+- the upload is deleted from ``incoming`` last, and only the version named by
+  the event's eTag, so a newer upload under the same name is never lost.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import logging
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    AzureError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.storage.blob import BlobClient, BlobServiceClient, ContentSettings
+
+from lib.errors import TransientError
+from lib.events import (
+    INSTANCE_ACCEPTED,
+    INSTANCE_REJECTED,
+    BlobCreated,
+    Outcome,
+    OutcomePublisher,
+    outcome_publisher,
+)
+from lib.ingest.faults import FaultInjector
+from lib.ingest.stages import Stage, StageRejection, Upload
+from lib.settings import Settings
+from lib.storage import (
+    INCOMING,
+    QUARANTINE,
+    RAW,
+    blob_service_client,
+    quarantine_blob_names,
+    raw_blob_name,
+)
+from lib.validation import Finding, Policy, ValidationReport, Verdict, validate
+
+logger = logging.getLogger(__name__)
+
+DICOM_CONTENT_TYPE = "application/dicom"
+REASON_SCHEMA_VERSION = 1
+
+
+class IngestStatus(enum.Enum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    # The event's blob version is gone: deleted after an earlier delivery
+    # finished, or replaced by a newer upload that has an event of its own.
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What one delivery did; safe to log (hashes and codes only)."""
+
+    status: IngestStatus
+    sha256: str = ""
+    size: int = 0
+    location: str = ""
+    codes: tuple[str, ...] = ()
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _quoted(etag: str) -> str:
+    # Event Grid reports eTags bare ("0x8D..."); HTTP If-Match wants them quoted.
+    return etag if etag.startswith('"') else f'"{etag}"'
+
+
+class IngestPipeline:
+    """The ingest flow over one storage account.
+
+    Parameters
+    ----------
+    service : BlobServiceClient
+        The account holding the contract's containers.
+    policy : Policy
+        Decides which validation findings reject an upload.
+    publisher : OutcomePublisher
+        Receives one outcome per processed upload.
+    max_upload_bytes, spool_threshold_bytes : int
+        See :class:`lib.settings.Settings`.
+    stages : iterable of Stage
+        Run in order after the original is archived.
+    faults : FaultInjector
+        Dev-mode fault points; inert by default.
+    """
+
+    def __init__(
+        self,
+        service: BlobServiceClient,
+        *,
+        policy: Policy,
+        publisher: OutcomePublisher,
+        max_upload_bytes: int,
+        spool_threshold_bytes: int,
+        stages: Iterable[Stage] = (),
+        faults: FaultInjector | None = None,
+    ) -> None:
+        self._service = service
+        self._policy = policy
+        self._publisher = publisher
+        self._max_upload_bytes = max_upload_bytes
+        self._spool_threshold_bytes = spool_threshold_bytes
+        self._stages = tuple(stages)
+        self._faults = faults or FaultInjector()
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, stages: Iterable[Stage] = ()
+    ) -> IngestPipeline:
+        return cls(
+            blob_service_client(settings),
+            policy=Policy.from_setting(settings.validation_policy),
+            publisher=outcome_publisher(settings),
+            max_upload_bytes=settings.max_upload_bytes,
+            spool_threshold_bytes=settings.spool_threshold_bytes,
+            stages=stages,
+            faults=FaultInjector(settings.faults, settings.fault_state_dir),
+        )
+
+    def handle(self, event: BlobCreated) -> IngestResult:
+        """Process the upload named by ``event``; safe to call again for it.
+
+        Raises
+        ------
+        TransientError
+            Storage or the outcome topic failed; redeliver the event.
+        """
+        started = time.perf_counter()
+        incoming = self._service.get_blob_client(INCOMING, event.blob_name)
+        with tempfile.SpooledTemporaryFile(
+            max_size=self._spool_threshold_bytes
+        ) as content:
+            try:
+                sha256, size = self._download(incoming, event.etag, content)
+            except (ResourceNotFoundError, ResourceModifiedError):
+                logger.info(
+                    "ingest event=%s status=skipped reason=version-gone", event.event_id
+                )
+                return IngestResult(IngestStatus.SKIPPED)
+
+            content.seek(0)
+            report = validate(content, size=size, max_upload_bytes=self._max_upload_bytes)
+            decision = self._policy.decide(report)
+            self._faults.check("after_validate", sha256)
+            upload = Upload(event, sha256, size, content, report)
+
+            if decision.verdict is Verdict.REJECT and decision.primary is not None:
+                result = self._reject(upload, decision.primary, decision.rejecting)
+            else:
+                warnings = tuple(f.code for f in decision.warnings)
+                result = self._accept(upload, warnings)
+
+        self._publish(event, result)
+        self._faults.check("before_delete", result.sha256)
+        self._delete_incoming(incoming, event.etag)
+        logger.info(
+            "ingest event=%s status=%s sha256=%s size=%d codes=%s ms=%.1f",
+            event.event_id,
+            result.status.value,
+            result.sha256,
+            result.size,
+            ",".join(result.codes) or "-",
+            (time.perf_counter() - started) * 1000,
+        )
+        return result
+
+    def _download(
+        self, incoming: BlobClient, etag: str, sink: IO[bytes]
+    ) -> tuple[str, int]:
+        # Read exactly the version the event announced; chunked, so a large
+        # blob never sits in memory whole (the spool moves to disk past the
+        # threshold).
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            downloader = incoming.download_blob(
+                etag=_quoted(etag), match_condition=MatchConditions.IfNotModified
+            )
+            for chunk in downloader.chunks():
+                digest.update(chunk)
+                sink.write(chunk)
+                size += len(chunk)
+        except (ResourceNotFoundError, ResourceModifiedError):
+            raise
+        except AzureError as exc:
+            raise TransientError(
+                f"reading the upload from {INCOMING} failed ({type(exc).__name__})"
+            ) from exc
+        return digest.hexdigest(), size
+
+    def _accept(self, upload: Upload, warnings: tuple[str, ...]) -> IngestResult:
+        location = f"{RAW}/{raw_blob_name(upload.sha256)}"
+        self._write_once(
+            RAW,
+            raw_blob_name(upload.sha256),
+            upload.content,
+            upload.size,
+            metadata={"validation_warnings": ",".join(warnings) or "none"},
+        )
+        self._faults.check("after_archive", upload.sha256)
+
+        details: dict[str, Any] = {}
+        for stage in self._stages:
+            try:
+                details.update(stage.run(upload))
+            except StageRejection as rejection:
+                return self._reject(upload, rejection.finding, (rejection.finding,))
+        return IngestResult(
+            IngestStatus.ACCEPTED,
+            sha256=upload.sha256,
+            size=upload.size,
+            location=location,
+            codes=warnings,
+            details=details,
+        )
+
+    def _reject(
+        self, upload: Upload, primary: Finding, rejecting: tuple[Finding, ...]
+    ) -> IngestResult:
+        event = upload.event
+        original_name, reason_name = quarantine_blob_names(
+            upload.sha256, event.event_time
+        )
+        reason = _reason_record(upload, primary, rejecting)
+        self._write_once(QUARANTINE, original_name, upload.content, upload.size)
+        self._write_once(
+            QUARANTINE,
+            reason_name,
+            json.dumps(reason, indent=2, sort_keys=True).encode(),
+            None,
+            content_type="application/json",
+        )
+        return IngestResult(
+            IngestStatus.REJECTED,
+            sha256=upload.sha256,
+            size=upload.size,
+            location=f"{QUARANTINE}/{original_name}",
+            codes=tuple(f.code for f in rejecting),
+            details={"check": primary.check, "keyword": primary.keyword},
+        )
+
+    def _write_once(
+        self,
+        container: str,
+        name: str,
+        content: IO[bytes] | bytes,
+        size: int | None,
+        *,
+        content_type: str = DICOM_CONTENT_TYPE,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        if not isinstance(content, bytes):
+            content.seek(0)
+        blob = self._service.get_blob_client(container, name)
+        try:
+            blob.upload_blob(
+                content,
+                length=size,
+                overwrite=False,
+                metadata=metadata,
+                content_settings=ContentSettings(content_type=content_type),
+            )
+        except ResourceExistsError:
+            # Written by an earlier delivery or an identical upload: same name,
+            # same content by construction.
+            pass
+        except AzureError as exc:
+            raise TransientError(
+                f"writing to {container} failed ({type(exc).__name__})"
+            ) from exc
+
+    def _publish(self, event: BlobCreated, result: IngestResult) -> None:
+        accepted = result.status is IngestStatus.ACCEPTED
+        self._publisher.publish(
+            Outcome(
+                event_type=INSTANCE_ACCEPTED if accepted else INSTANCE_REJECTED,
+                source_event_id=event.event_id,
+                sha256=result.sha256,
+                size=result.size,
+                location=result.location,
+                codes=result.codes,
+                details=result.details,
+            )
+        )
+
+    def _delete_incoming(self, incoming: BlobClient, etag: str) -> None:
+        try:
+            incoming.delete_blob(
+                etag=_quoted(etag), match_condition=MatchConditions.IfNotModified
+            )
+        except ResourceNotFoundError:
+            pass  # a concurrent delivery of the same event got there first
+        except ResourceModifiedError:
+            # A newer upload took the name; it has its own event. Keep it.
+            logger.info("incoming blob replaced by a newer upload; left in place")
+        except AzureError as exc:
+            raise TransientError(
+                f"removing the upload from {INCOMING} failed ({type(exc).__name__})"
+            ) from exc
+
+
+def _reason_record(
+    upload: Upload, primary: Finding, rejecting: tuple[Finding, ...]
+) -> dict[str, Any]:
+    """The quarantine reason: codes, checks, keywords and sizes; never a value."""
+    report: ValidationReport = upload.report
+    return {
+        "schemaVersion": REASON_SCHEMA_VERSION,
+        "code": primary.code,
+        "check": primary.check,
+        "keyword": primary.keyword,
+        "message": primary.message,
+        "findings": [f.to_dict() for f in rejecting],
+        "warnings": [
+            f.to_dict() for f in report.findings if f not in rejecting
+        ],
+        "sha256": upload.sha256,
+        "size": upload.size,
+        "eventId": upload.event.event_id,
+        "eventTime": upload.event.event_time.isoformat(),
+        "quarantinedAt": datetime.now(UTC).isoformat(),
+    }

@@ -1,0 +1,56 @@
+"""The seam where later stages (de-identification, inference, lake) plug in.
+
+A stage runs after the original is archived in ``raw`` and before the upload is
+removed from ``incoming``. It returns non-PHI details for the outcome event, or
+raises :class:`StageRejection` to send the upload to quarantine with its own code.
+Stages must be idempotent: a redelivered event runs them again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import IO, Any, Protocol
+
+from lib.errors import MedlakeError
+from lib.events import BlobCreated
+from lib.validation import Finding, ValidationReport
+
+
+class StageRejection(MedlakeError):
+    """A stage found the upload unusable; the finding becomes the quarantine reason."""
+
+    def __init__(self, finding: Finding) -> None:
+        super().__init__(f"{finding.code}: {finding.message}")
+        self.finding = finding
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One upload being processed: its content, hash and validation report.
+
+    The content is a seekable stream (in memory for small blobs, a temporary file
+    for large ones). ``repr`` shows no content and no blob name.
+    """
+
+    event: BlobCreated
+    sha256: str
+    size: int
+    content: IO[bytes]
+    report: ValidationReport
+
+    def read_bytes(self) -> bytes:
+        """The whole upload; stages that need random access use this."""
+        self.content.seek(0)
+        return self.content.read()
+
+    def __repr__(self) -> str:
+        return f"Upload(sha256={self.sha256!r}, size={self.size})"
+
+
+class Stage(Protocol):
+    """One step between archive and delete."""
+
+    name: str
+
+    def run(self, upload: Upload) -> Mapping[str, Any]: ...

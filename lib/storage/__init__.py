@@ -1,0 +1,32 @@
+"""Blob storage: the container contract and client construction."""
+
+from lib.storage.clients import blob_service_client, ensure_containers
+from lib.storage.layout import (
+    ALL_CONTAINERS,
+    DEADLETTER,
+    DEID,
+    INCOMING,
+    LAKE,
+    QUARANTINE,
+    RAW,
+    deadletter_blob_name,
+    deid_blob_name,
+    quarantine_blob_names,
+    raw_blob_name,
+)
+
+__all__ = [
+    "ALL_CONTAINERS",
+    "DEADLETTER",
+    "DEID",
+    "INCOMING",
+    "LAKE",
+    "QUARANTINE",
+    "RAW",
+    "blob_service_client",
+    "deadletter_blob_name",
+    "deid_blob_name",
+    "ensure_containers",
+    "quarantine_blob_names",
+    "raw_blob_name",
+]

@@ -1,0 +1,44 @@
+"""Construct blob clients from settings.
+
+Locally the account is Azurite; in Azure it is the Function App's storage account,
+reached with a connection string or, preferably, a managed identity.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from azure.core.exceptions import ResourceExistsError
+from azure.storage.blob import BlobServiceClient
+
+from lib.settings import Settings
+from lib.storage.layout import ALL_CONTAINERS
+
+# Azurite can lag the newest blob REST API version the SDK speaks; the local stack
+# starts Azurite with --skipApiVersionCheck, and MEDLAKE_STORAGE_API_VERSION pins
+# the SDK for an emulator that cannot skip the check.
+
+
+def blob_service_client(settings: Settings) -> BlobServiceClient:
+    """A client for the account named by ``settings``."""
+    options: dict[str, Any] = {}
+    if settings.storage_api_version:
+        options["api_version"] = settings.storage_api_version
+    if settings.storage_connection_string:
+        return BlobServiceClient.from_connection_string(
+            settings.storage_connection_string, **options
+        )
+    from azure.identity import DefaultAzureCredential
+
+    return BlobServiceClient(
+        settings.storage_account_url, credential=DefaultAzureCredential(), **options
+    )
+
+
+def ensure_containers(service: BlobServiceClient) -> None:
+    """Create every container of the storage contract that does not exist yet."""
+    for name in ALL_CONTAINERS:
+        try:
+            service.create_container(name)
+        except ResourceExistsError:
+            pass
