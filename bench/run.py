@@ -56,7 +56,9 @@ def main() -> int:
     corpus = write_ct_corpus(CORPUS, count)
 
     results: list[dict[str, Any]] = []
-    for info in sorted(pkgutil.iter_modules(bench.cases.__path__), key=lambda m: m.name):
+    for info in sorted(
+        pkgutil.iter_modules(bench.cases.__path__), key=lambda m: m.name
+    ):
         if wanted and info.name not in wanted:
             continue
         module = importlib.import_module(f"bench.cases.{info.name}")
@@ -80,20 +82,24 @@ def main() -> int:
 
 
 def print_table(results: list[dict[str, Any]]) -> None:
-    header = f"{'case':<10} {'measure':<34} {'value':>12} {'baseline':>12} {'ratio':>7} {'budget':>7}  ok"
+    header = (
+        f"{'case':<10} {'measure':<30} {'value':>16} {'baseline':>16} "
+        f"{'ratio':>7} {'budget':>7}  ok"
+    )
     print("\n" + header)
     print("-" * len(header))
     for r in results:
         budget = r.get("budget")
         passed = r.get("passed")
+        value = f"{r['value']:.1f} {r['unit']}"
+        baseline = f"{r['baseline_value']:.1f} {r['unit']}"
+        limit = f">={budget:.1f}" if budget is not None else "-"
+        verdict = "-" if passed is None else ("yes" if passed else "NO")
         print(
-            f"{r['case']:<10} {r['name']:<34} "
-            f"{r['value']:>9.1f} {r['unit'][:2]:<2} "
-            f"{r['baseline_value']:>9.1f} {r['unit'][:2]:<2} "
-            f"{r['ratio']:>6.2f}x "
-            f"{('>=' + format(budget, '.1f')) if budget is not None else '-':>7}  "
-            f"{'-' if passed is None else ('yes' if passed else 'NO')}"
+            f"{r['case']:<10} {r['name']:<30} {value:>16} {baseline:>16} "
+            f"{r['ratio']:>6.2f}x {limit:>7}  {verdict}"
         )
+        print(f"{'':<10}   vs {r['baseline_name']}")
 
 
 if __name__ == "__main__":

@@ -152,9 +152,10 @@ def discover_functions(app: Any) -> list[FunctionSpec]:
             )
 
         settings = {k: _plain(v) for k, v in trigger.get_dict_repr().items()}
-        methods = tuple(
-            str(_plain(m)).upper() for m in settings.get("methods") or ()
-        ) or ALL_HTTP_METHODS
+        methods = (
+            tuple(str(_plain(m)).upper() for m in settings.get("methods") or ())
+            or ALL_HTTP_METHODS
+        )
         specs.append(
             FunctionSpec(
                 name=name,

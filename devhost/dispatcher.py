@@ -127,11 +127,27 @@ class Dispatcher:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def spawn(self, coroutine: Any) -> None:
-        """Run a one-off invocation in the background and keep track of it."""
-        task = asyncio.create_task(coroutine)
+    def start_once(
+        self, function: str, payload: dict[str, Any], correlation_id: str, kind: str
+    ) -> None:
+        """Like :meth:`invoke_once`, in the background (the admin API's 202).
+
+        Counted in flight from this call on, before the caller answers.
+        """
+        self.in_flight += 1
+        task = asyncio.create_task(
+            self._attempt_and_release(function, payload, correlation_id, kind)
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _attempt_and_release(
+        self, function: str, payload: dict[str, Any], correlation_id: str, kind: str
+    ) -> None:
+        try:
+            await self._attempt(function, payload, correlation_id, kind, 1)
+        finally:
+            self.in_flight -= 1
 
     async def _attempt(
         self,
@@ -151,8 +167,7 @@ class Dispatcher:
         # One line per delivery; the correlation id is the event id. Subjects
         # and URLs are not logged: they hold blob names.
         logger.info(
-            "%s function=%s correlation_id=%s attempt=%d outcome=%s%s "
-            "duration_ms=%d",
+            "%s function=%s correlation_id=%s attempt=%d outcome=%s%s duration_ms=%d",
             kind,
             function,
             correlation_id,

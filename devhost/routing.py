@@ -83,7 +83,9 @@ def _constraint(text: str) -> Callable[[str], bool]:
     if name == "length" and len(numbers) in (1, 2):
         low, high = numbers[0], numbers[-1]
         return lambda value: low <= len(value) <= high
-    if name in ("min", "max", "range") and len(numbers) == (2 if name == "range" else 1):
+    if name in ("min", "max", "range") and len(numbers) == (
+        2 if name == "range" else 1
+    ):
         low = numbers[0] if name != "max" else None
         high = numbers[-1] if name != "min" else None
         is_int = _PATTERNS["long"]
@@ -159,6 +161,15 @@ def _parse_parameter(body: str) -> _Parameter:
     return _Parameter(name, tuple(constraints), optional, catch_all)
 
 
+def _rank(parameter: _Parameter) -> int:
+    # Lower is more specific; a literal segment ranks 0 and a catch-all 4.
+    if parameter.catch_all:
+        return 4
+    if parameter.optional:
+        return 3
+    return 1 if parameter.constraints else 2
+
+
 @dataclass(frozen=True)
 class RouteTemplate:
     """A compiled route template.
@@ -196,16 +207,17 @@ class RouteTemplate:
                         "be in the last segment"
                     )
                 parameters[part.name] = part
-                if part.catch_all:
-                    piece += f"(?P<{part.name}>.*)"
-                    rank = max(rank, 4)
-                else:
-                    piece += f"(?P<{part.name}>[^/]+)"
-                    rank = max(rank, 3 if part.optional else 1 if part.constraints else 2)
+                capture = ".*" if part.catch_all else "[^/]+"
+                piece += f"(?P<{part.name}>{capture})"
+                rank = max(rank, _rank(part))
             precedence.append(rank)
-            optional_tail = any(
-                isinstance(p, _Parameter) and (p.optional or p.catch_all) for p in parts
-            ) and len(parts) == 1
+            optional_tail = (
+                any(
+                    isinstance(p, _Parameter) and (p.optional or p.catch_all)
+                    for p in parts
+                )
+                and len(parts) == 1
+            )
             if optional_tail:
                 # "items/{id?}" matches "items" as well as "items/5".
                 pattern += f"(?:/{piece})?" if pattern else f"(?:{piece})?"

@@ -15,6 +15,7 @@ import inspect
 import logging
 import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -27,6 +28,8 @@ __all__ = ["InvocationResult", "WorkerPool"]
 logger = logging.getLogger(__name__)
 
 WORKER_CRASHED = "WorkerCrashed"
+# Idle workers exit on the pool's shutdown sentinel well within this.
+IDLE_EXIT_SECONDS = 2.0
 
 # Filled in each worker process by _initialize: function name -> (function,
 # trigger type, argument name).
@@ -60,6 +63,11 @@ def _initialize(app_reference: str, log_level: int) -> None:
     from devhost.logs import configure_logging
 
     configure_logging(log_level)
+    # Ctrl-C and `make down` signal the whole process group. The host decides
+    # when workers stop (after the in-flight grace period), so workers ignore
+    # both signals instead of dying mid-invocation.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     app = load_app(app_reference)
     for spec in discover_functions(app):
         _FUNCTIONS[spec.name] = (spec.user_function, spec.trigger, spec.argument)
@@ -85,7 +93,9 @@ def _trigger_input(trigger: str, payload: dict[str, Any]) -> Any:
     )
 
 
-def _invoke(name: str, payload: dict[str, Any], correlation_id: str) -> InvocationResult:
+def _invoke(
+    name: str, payload: dict[str, Any], correlation_id: str
+) -> InvocationResult:
     """Run one function in this worker; never raises for the function's errors."""
     function, trigger, argument = _FUNCTIONS[name]
     started = time.monotonic()
@@ -96,9 +106,7 @@ def _invoke(name: str, payload: dict[str, Any], correlation_id: str) -> Invocati
     except Exception as exc:
         # The host logs the traceback of a failed invocation with its id; the
         # message is the app's, which names keywords, never patient values.
-        logger.exception(
-            "function %s failed correlation_id=%s", name, correlation_id
-        )
+        logger.exception("function %s failed correlation_id=%s", name, correlation_id)
         return InvocationResult(False, type(exc).__name__, str(exc), os.getpid())
     logger.debug(
         "function %s done correlation_id=%s duration_ms=%d",
@@ -177,8 +185,7 @@ class WorkerPool:
                 if executor is self._executor:
                     self.crashes += 1
                     logger.error(
-                        "a worker process died; restarting the pool "
-                        "correlation_id=%s",
+                        "a worker process died; restarting the pool correlation_id=%s",
                         correlation_id,
                     )
                     self._executor = self._new_executor()
@@ -186,16 +193,25 @@ class WorkerPool:
                 return InvocationResult(
                     False, WORKER_CRASHED, "the worker process exited unexpectedly"
                 )
+            except Exception as exc:
+                # Not the function's error (that is caught in the worker): the
+                # payload did not pickle or the pool is shutting down.
+                logger.exception(
+                    "invocation could not be run correlation_id=%s", correlation_id
+                )
+                return InvocationResult(False, type(exc).__name__, str(exc))
 
     def shutdown(self) -> None:
-        """Stop the workers now, terminating any still running a function."""
+        """Stop the workers now, killing any still running a function."""
         executor = self._executor
         # ProcessPoolExecutor has no public way to stop a busy worker; after the
-        # grace period the host must not hang on one, so terminate them.
+        # grace period the host must not hang on one. Workers ignore SIGTERM
+        # (see _initialize), so a stuck one is killed.
         processes = list(getattr(executor, "_processes", {}).values())
         executor.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + IDLE_EXIT_SECONDS
         for process in processes:
+            process.join(timeout=max(0.0, deadline - time.monotonic()))
             if process.is_alive():
-                process.terminate()
-        for process in processes:
-            process.join(timeout=5)
+                process.kill()
+                process.join(timeout=5)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import stack  # noqa: E402
+import stack
 
 ROOT = stack.ROOT
 SAMPLES = ROOT / ".data" / "samples"

@@ -140,7 +140,9 @@ def wait_for_outcomes(
         total=len(pending), unit="file", desc="processing", file=sys.stderr
     ) as bar:
         while pending and time.monotonic() - started < timeout:
-            present = {b.name for b in incoming.list_blobs(name_starts_with=UPLOAD_PREFIX)}
+            present = {
+                b.name for b in incoming.list_blobs(name_starts_with=UPLOAD_PREFIX)
+            }
             done = pending - present
             bar.update(len(done))
             pending -= done
@@ -149,7 +151,9 @@ def wait_for_outcomes(
     elapsed = time.monotonic() - started
 
     shas = {r.sha256 for r in results}
-    accepted = {s for s in shas if service.get_blob_client(RAW, raw_blob_name(s)).exists()}
+    accepted = {
+        s for s in shas if service.get_blob_client(RAW, raw_blob_name(s)).exists()
+    }
     codes = quarantine_codes(service, shas - accepted, since)
     by_code = Counter(codes.values())
     print(f"accepted     {len(accepted)}")

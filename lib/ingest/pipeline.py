@@ -160,7 +160,9 @@ class IngestPipeline:
                 return IngestResult(IngestStatus.SKIPPED)
 
             content.seek(0)
-            report = validate(content, size=size, max_upload_bytes=self._max_upload_bytes)
+            report = validate(
+                content, size=size, max_upload_bytes=self._max_upload_bytes
+            )
             decision = self._policy.decide(report)
             self._faults.check("after_validate", sha256)
             upload = Upload(event, sha256, size, content, report)
@@ -332,9 +334,7 @@ def _reason_record(
         "keyword": primary.keyword,
         "message": primary.message,
         "findings": [f.to_dict() for f in rejecting],
-        "warnings": [
-            f.to_dict() for f in report.findings if f not in rejecting
-        ],
+        "warnings": [f.to_dict() for f in report.findings if f not in rejecting],
         "sha256": upload.sha256,
         "size": upload.size,
         "eventId": upload.event.event_id,

@@ -10,7 +10,12 @@ from pathlib import Path
 
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, PYDICOM_IMPLEMENTATION_UID
+from pydicom.uid import (
+    PYDICOM_IMPLEMENTATION_UID,
+    UID,
+    CTImageStorage,
+    ExplicitVRLittleEndian,
+)
 
 
 def synthetic_uid(*parts: object) -> str:
@@ -48,9 +53,9 @@ def ct_instance(
     columns: int = 512,
 ) -> bytes:
     """One CT Image Storage instance as Part 10 bytes (Explicit VR Little Endian)."""
-    study_uid = synthetic_uid("study", patient.number, study)
-    series_uid = synthetic_uid("series", patient.number, study, series)
-    sop_uid = synthetic_uid("sop", patient.number, study, series, instance)
+    study_uid = UID(synthetic_uid("study", patient.number, study))
+    series_uid = UID(synthetic_uid("series", patient.number, study, series))
+    sop_uid = UID(synthetic_uid("sop", patient.number, study, series, instance))
 
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = CTImageStorage
@@ -132,7 +137,12 @@ def ct_series(
 
 
 def write_ct_corpus(
-    folder: Path, count: int, *, per_series: int = 64, rows: int = 512, columns: int = 512
+    folder: Path,
+    count: int,
+    *,
+    per_series: int = 64,
+    rows: int = 512,
+    columns: int = 512,
 ) -> list[Path]:
     """Write ``count`` CT instances into ``folder`` (series of ``per_series``)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -144,7 +154,11 @@ def write_ct_corpus(
         if not path.exists():
             path.write_bytes(
                 ct_instance(
-                    patient, 1, 1 + series_index % 2, instance + 1, rows=rows,
+                    patient,
+                    1,
+                    1 + series_index % 2,
+                    instance + 1,
+                    rows=rows,
                     columns=columns,
                 )
             )

@@ -6,6 +6,7 @@ reached with a connection string or, preferably, a managed identity.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from azure.core.exceptions import ResourceExistsError
@@ -38,7 +39,5 @@ def blob_service_client(settings: Settings) -> BlobServiceClient:
 def ensure_containers(service: BlobServiceClient) -> None:
     """Create every container of the storage contract that does not exist yet."""
     for name in ALL_CONTAINERS:
-        try:
+        with contextlib.suppress(ResourceExistsError):
             service.create_container(name)
-        except ResourceExistsError:
-            pass

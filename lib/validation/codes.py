@@ -128,9 +128,12 @@ CATALOGUE: Mapping[str, CodeInfo] = _catalogue(
         _REJECT,
         "A UID breaks PS3.5 9.1 (length, characters, components, leading zeros).",
     ),
+    # Warn, not reject: the data set's SOPInstanceUID is authoritative and the
+    # pipeline writes new File Meta; pydicom's own rtplan.dcm test file has
+    # this defect.
     CodeInfo(
         SOP_INSTANCE_UID_MISMATCH,
-        _REJECT,
+        _WARN,
         "MediaStorageSOPInstanceUID differs from SOPInstanceUID.",
     ),
     CodeInfo(
@@ -141,8 +144,7 @@ CATALOGUE: Mapping[str, CodeInfo] = _catalogue(
     CodeInfo(
         PRIVATE_CREATOR_MISSING,
         _WARN,
-        "A private element has no Private Creator reserving its block "
-        "(PS3.5 7.8.1).",
+        "A private element has no Private Creator reserving its block (PS3.5 7.8.1).",
     ),
     CodeInfo(
         PIXEL_DATA_DESCRIPTION_MISSING,

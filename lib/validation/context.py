@@ -5,14 +5,19 @@
 is laid out). The checks in :mod:`lib.validation.checks` interpret those facts,
 so they stay pure and the reading happens once.
 
-Reading stops at the top-level pixel data element. Native pixel data is never
-read: its length comes from the element header. Encapsulated pixel data is walked
-item header by item header, seeking over each fragment. Elements longer than
-:data:`DEFER_SIZE` are skipped, not loaded.
+Reading stops at the top-level pixel data element, so elements after it (such as
+trailing padding) are not checked. Native pixel data is never read: its length
+comes from the element header. Encapsulated pixel data is walked
+item header by item header, seeking over each fragment. Top-level elements longer
+than :data:`DEFER_SIZE` are skipped, not loaded. Known shortcoming: pydicom reads
+values inside sequences in full (``defer_size`` does not reach them), so a huge
+element nested in a sequence is loaded; the upload limit bounds it. A streaming
+element walker of our own would end that.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 import warnings
@@ -20,7 +25,7 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from pydicom.datadict import keyword_for_tag, tag_for_keyword
 from pydicom.dataelem import DataElement, RawDataElement
@@ -28,17 +33,17 @@ from pydicom.filereader import data_element_generator
 from pydicom.tag import BaseTag
 from pydicom.uid import (
     HTJ2K,
+    JPEG2000,
     DeflatedExplicitVRLittleEndian,
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     HTJ2KLossless,
     HTJ2KLosslessRPCL,
     ImplicitVRLittleEndian,
-    JPEG2000,
     JPEG2000Lossless,
     JPEGBaseline8Bit,
     JPEGExtended12Bit,
-    JPEGLosslessP14,
+    JPEGLossless,
     JPEGLosslessSV1,
     JPEGLSLossless,
     JPEGLSNearLossless,
@@ -112,7 +117,7 @@ SUPPORTED_TRANSFER_SYNTAXES: Mapping[str, Encoding] = MappingProxyType(
             for uid in (
                 JPEGBaseline8Bit,
                 JPEGExtended12Bit,
-                JPEGLosslessP14,
+                JPEGLossless,
                 JPEGLosslessSV1,
                 JPEGLSLossless,
                 JPEGLSNearLossless,
@@ -133,12 +138,13 @@ _PARSEABLE_UNSUPPORTED: Mapping[str, Encoding] = MappingProxyType(
 )
 
 
-@dataclass(frozen=True)
-class Attribute:
+class Attribute(NamedTuple):
     """One top-level element as read: its length and, when short, its bytes.
 
     ``value`` is ``None`` for sequences and for values longer than
     :data:`DEFER_SIZE`; ``length`` is ``0xFFFFFFFF`` for undefined length.
+    A named tuple rather than a dataclass: one is built per element, and
+    building tuples is several times cheaper.
     """
 
     tag: int
@@ -218,10 +224,15 @@ class UploadContext:
 
 
 def _lookup(elements: Mapping[int, Attribute] | None, keyword: str) -> Attribute | None:
-    tag = tag_for_keyword(keyword)
+    tag = _tag(keyword)
     if elements is None or tag is None:
         return None
     return elements.get(tag)
+
+
+@functools.cache
+def _tag(keyword: str) -> int | None:
+    return tag_for_keyword(keyword)
 
 
 def element_name(tag: int) -> str:
@@ -294,14 +305,14 @@ def _read_elements(
         # pydicom raises this when an undefined-length value has no delimiter.
         truncation = Truncation(
             _keyword(tracker.last_tag),
-            f"the file ends in {where} before the delimiter of an undefined-length "
-            "element",
+            f"the file ends in {where}, inside {_described(tracker.last_tag)}, "
+            "before the delimiter of its undefined-length value",
         )
     except Exception:
         # Any parser failure on these bytes is a finding (TRUNCATED), not a crash.
         truncation = Truncation(
             _keyword(tracker.last_tag),
-            f"{where} cannot be parsed after the last element named here",
+            f"{where} cannot be parsed at or after {_described(tracker.last_tag)}",
         )
 
     if truncation is None and tracker.last_end is not None:
@@ -309,19 +320,23 @@ def _read_elements(
             truncation = Truncation(
                 _keyword(tracker.last_tag),
                 f"the file ends {tracker.last_end - data_size} bytes before the end "
-                f"of this element's value, in {where}",
+                f"of the value of {_described(tracker.last_tag)}, in {where}",
             )
         elif tracker.stopped_at is None and tracker.last_end < data_size:
             truncation = Truncation(
                 None,
-                f"{data_size - tracker.last_end} bytes at the end of {where} are "
-                "too few to hold an element header",
+                f"the last {data_size - tracker.last_end} bytes of {where} are too "
+                "few to hold an element header",
             )
     return _Elements(MappingProxyType(elements), tracker.stopped_at, truncation)
 
 
 def _keyword(tag: int | None) -> str | None:
     return None if tag is None else element_name(tag)
+
+
+def _described(tag: int | None) -> str:
+    return "its first element" if tag is None else element_name(tag)
 
 
 def _attribute(element: RawDataElement | DataElement) -> Attribute:
@@ -381,6 +396,10 @@ def _read_pixel_element(
     keyword = PIXEL_DATA_TAGS[tag]
     endian = "<" if encoding.little_endian else ">"
     header = _peek(stream, start, 12)
+    if len(header) < 12 and (len(header) < 8 or header[4:6] in LONG_LENGTH_VRS):
+        return PixelElement(keyword, 0, None), Truncation(
+            keyword, f"the file ends inside the header of {keyword}"
+        )
     if encoding.implicit_vr or not _looks_explicit(header):
         (length,) = struct.unpack(endian + "L", header[4:8])
         value_start = start + 8
@@ -414,6 +433,7 @@ def _scan_fragments(
     offset_table_length: int | None = None
     fragment_count = 0
     index = 0
+    defect: str | None
     header_format = endian + "HHL"
     while True:
         header = _peek(stream, position, 8)
@@ -490,6 +510,10 @@ def read_context(stream: BinaryIO, size: int, max_upload_bytes: int) -> UploadCo
     """
     if size <= 0 or size > max_upload_bytes:
         return UploadContext(size, max_upload_bytes)
+    # Known shortcoming: catch_warnings swaps process-wide state, so with several
+    # threads validating at once a warning from another thread may be swallowed
+    # or escape. Ends when pydicom reports parse defects without warnings (or on
+    # Python 3.14's context-local warnings).
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
         return _read(stream, size, max_upload_bytes)
@@ -524,7 +548,9 @@ def _read(stream: BinaryIO, size: int, max_upload_bytes: int) -> UploadContext:
             file_meta=meta.elements,
             file_meta_explicit_vr=_looks_explicit(first),
             file_meta_group_length=_group_length(meta.elements, position - meta_start),
-            transfer_syntax_uid=None if transfer_syntax is None else transfer_syntax.value,
+            transfer_syntax_uid=None
+            if transfer_syntax is None
+            else transfer_syntax.value,
         )
 
     # The encoding the transfer syntax declares, checked against the first
@@ -557,12 +583,14 @@ def _read(stream: BinaryIO, size: int, max_upload_bytes: int) -> UploadContext:
     data_set = _read_elements(
         data_stream, encoding, data_size, frozenset(PIXEL_DATA_TAGS), "the data set"
     )
-    context = replace(context, data_set=data_set.elements, truncation=data_set.truncation)
+    context = replace(
+        context, data_set=data_set.elements, truncation=data_set.truncation
+    )
     if data_set.stopped_at is not None:
-        pixel, truncation = _read_pixel_element(
+        pixel, pixel_truncation = _read_pixel_element(
             data_stream, data_stream.tell(), data_size, encoding, data_set.stopped_at
         )
-        context = replace(context, pixel=pixel, truncation=truncation)
+        context = replace(context, pixel=pixel, truncation=pixel_truncation)
     return context
 
 

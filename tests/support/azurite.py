@@ -60,9 +60,12 @@ def running_azurite(timeout: float = 30.0) -> Iterator[str]:
     process = subprocess.Popen(
         [
             str(AZURITE_BLOB),
-            "--blobHost", "127.0.0.1",
-            "--blobPort", str(port),
-            "--location", str(workspace),
+            "--blobHost",
+            "127.0.0.1",
+            "--blobPort",
+            str(port),
+            "--location",
+            str(workspace),
             "--skipApiVersionCheck",
             "--disableTelemetry",
             "--silent",
