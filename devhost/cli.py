@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from aiohttp import web
@@ -164,7 +165,14 @@ async def _serve(config: DevHostConfig, log_level: int) -> None:
         "on" if scheduler else "off",
     )
 
-    server.worker_pids = await pool.warm_up()
+    try:
+        server.worker_pids = await pool.warm_up()
+    except BrokenProcessPool as exc:
+        await runner.cleanup()
+        pool.shutdown()
+        raise _StartupError(
+            "the worker processes could not load the app; see the log above"
+        ) from exc
     server.state = "running"
     background = []
     if watcher:
@@ -232,4 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _StartupError as exc:
         logger.error("%s", exc)
         return exc.exit_code
+    except KeyboardInterrupt:
+        # Ctrl-C before the signal handlers were installed (during start-up).
+        logger.info("interrupted during start-up")
     return 0

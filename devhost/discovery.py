@@ -55,8 +55,8 @@ def load_app(reference: str) -> Any:
         module = importlib.import_module(module_name)
     except Exception as exc:
         raise AppLoadError(
-            f"importing {module_name} failed ({type(exc).__name__}); "
-            "run `python -c 'import " + module_name + "'` to see why"
+            f"importing {module_name} failed ({type(exc).__name__}); run "
+            f"`python -c 'import {module_name}'` from the app root to see why"
         ) from exc
     app = getattr(module, attribute, None)
     if app is None or not hasattr(app, "get_functions"):

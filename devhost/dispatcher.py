@@ -71,7 +71,7 @@ def retry_delay(attempt: int, base_seconds: float) -> float:
         Delay after the first failure.
     """
     delay = min(MAX_RETRY_DELAY_SECONDS, base_seconds * 2 ** (attempt - 1))
-    jittered = delay * random.uniform(1 - RETRY_JITTER, 1 + RETRY_JITTER)
+    jittered: float = delay * random.uniform(1 - RETRY_JITTER, 1 + RETRY_JITTER)
     return min(MAX_RETRY_DELAY_SECONDS, jittered)
 
 

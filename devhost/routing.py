@@ -81,23 +81,28 @@ def _constraint(text: str) -> Callable[[str], bool]:
     if name == "maxlength" and len(numbers) == 1:
         return lambda value: len(value) <= numbers[0]
     if name == "length" and len(numbers) in (1, 2):
-        low, high = numbers[0], numbers[-1]
-        return lambda value: low <= len(value) <= high
+        shortest, longest = numbers[0], numbers[-1]
+        return lambda value: shortest <= len(value) <= longest
     if name in ("min", "max", "range") and len(numbers) == (
         2 if name == "range" else 1
     ):
-        low = numbers[0] if name != "max" else None
-        high = numbers[-1] if name != "min" else None
-        is_int = _PATTERNS["long"]
-
-        def in_range(value: str) -> bool:
-            if not is_int.fullmatch(value):
-                return False
-            number = int(value)
-            return (low is None or number >= low) and (high is None or number <= high)
-
-        return in_range
+        return _in_range(
+            numbers[0] if name != "max" else None,
+            numbers[-1] if name != "min" else None,
+        )
     raise RouteError(f"route constraint {text!r} is not supported by the dev host")
+
+
+def _in_range(low: int | None, high: int | None) -> Callable[[str], bool]:
+    is_integer = _PATTERNS["long"]
+
+    def check(value: str) -> bool:
+        if not is_integer.fullmatch(value):
+            return False
+        number = int(value)
+        return (low is None or number >= low) and (high is None or number <= high)
+
+    return check
 
 
 @dataclass(frozen=True)

@@ -389,10 +389,13 @@ class DevHostServer:
     @staticmethod
     def _topic_error(status: int, code: str, message: str) -> web.Response:
         # The error body Event Grid's publish API returns.
-        detail = {"code": code, "message": message}
-        error = {"code": "BadRequest" if status == 400 else code, "message": message}
+        error: dict[str, Any] = {"code": code, "message": message}
         if status == 400:
-            error["details"] = [detail]  # type: ignore[assignment]
+            error = {
+                "code": "BadRequest",
+                "message": message,
+                "details": [{"code": code, "message": message}],
+            }
         return _json({"error": error}, status)
 
     async def handle_topic_publish(self, request: web.Request) -> web.Response:

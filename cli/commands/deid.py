@@ -14,10 +14,12 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
+import itertools
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 from cli.config import LOCAL_SETTINGS, load_env
 from cli.files import iter_files
@@ -27,18 +29,29 @@ from lib.deid import (
     DeidError,
     Deidentifier,
     DeidKey,
+    DeidResult,
     load_deid_key,
     load_profile,
 )
 from lib.deid.keys import parse_key_text
 from lib.errors import ConfigurationError
 
-__all__ = ["Outcome", "deidentify_file", "output_path", "register", "run"]
+__all__ = [
+    "Outcome",
+    "deidentify_file",
+    "deidentify_files",
+    "output_path",
+    "register",
+    "run",
+]
 
 WRITTEN = "written"
 FAILED = "failed"
 # Files per task sent to a worker process: amortises inter-process overhead.
-CHUNK_SIZE = 8
+CHUNK_SIZE = 32
+# Threads for file reads and writes, and how many files each may hold.
+IO_THREADS = 2
+IO_LOOKAHEAD = 4
 
 
 def register(subparsers: Any) -> None:
@@ -98,28 +111,98 @@ def output_path(root: Path, study: str, series: str, sop: str) -> Path:
     return root / "studies" / study / "series" / series / "instances" / f"{sop}.dcm"
 
 
-def deidentify_file(deid: Deidentifier, path: Path, out_root: Path) -> Outcome:
-    """De-identify ``path`` and write it under ``out_root``, atomically."""
+def _create(target: Path) -> BinaryIO:
+    """Open ``target`` for writing, creating its folders the first time."""
     try:
-        data = path.read_bytes()
+        return open(target, "wb", buffering=0)
+    except FileNotFoundError:
+        # One mkdir per series rather than a stat per file.
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return open(target, "wb", buffering=0)
+
+
+def _read(path: Path) -> bytes | OSError:
+    try:
+        return path.read_bytes()
     except OSError as exc:
-        return Outcome(str(path), FAILED, f"READ_{type(exc).__name__.upper()}", 0, 0)
-    try:
-        result = deid.deidentify(data)
-    except DeidError as exc:
-        return Outcome(str(path), FAILED, exc.code, len(data), 0)
+        return exc
+
+
+def _write(path: Path, result: DeidResult, out_root: Path, size: int) -> Outcome:
     target = output_path(
         out_root,
         result.study_instance_uid,
         result.series_instance_uid,
         result.sop_instance_uid,
     )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Write then rename: an interrupted run never leaves a half-written instance.
-    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
-    partial.write_bytes(result.data)
-    partial.replace(target)
-    return Outcome(str(path), WRITTEN, "", len(data), len(result.data))
+    # Written in place rather than renamed from a temporary file: a rename costs
+    # as much as the write itself. Any failure or interrupt removes the partial
+    # file; only a killed process can leave one, which a rerun overwrites (names
+    # are deterministic).
+    try:
+        with _create(target) as stream:
+            result.write_to(stream)
+    except OSError as exc:
+        target.unlink(missing_ok=True)
+        return Outcome(str(path), FAILED, f"WRITE_{type(exc).__name__.upper()}", size, 0)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    bytes_out = cast(int, result.summary()["bytes_out"])
+    return Outcome(str(path), WRITTEN, "", size, bytes_out)
+
+
+def _deidentify_one(
+    deid: Deidentifier, path: Path, data: bytes | OSError
+) -> DeidResult | Outcome:
+    if isinstance(data, OSError):
+        return Outcome(str(path), FAILED, f"READ_{type(data).__name__.upper()}", 0, 0)
+    try:
+        return deid.deidentify(data)
+    except DeidError as exc:
+        return Outcome(str(path), FAILED, exc.code, len(data), 0)
+
+
+def deidentify_file(deid: Deidentifier, path: Path, out_root: Path) -> Outcome:
+    """De-identify ``path`` and write it under ``out_root`` (no threads)."""
+    data = _read(path)
+    result = _deidentify_one(deid, path, data)
+    if isinstance(result, Outcome):
+        return result
+    assert isinstance(data, bytes)
+    return _write(path, result, out_root, len(data))
+
+
+def deidentify_files(
+    deid: Deidentifier, paths: list[Path], out_root: Path
+) -> Iterator[Outcome]:
+    """De-identify ``paths`` in order, overlapping file I/O with the engine.
+
+    Reads run ahead and writes trail behind in I/O threads (they release the
+    GIL), so one process keeps its core busy with de-identification; at most
+    ``IO_LOOKAHEAD`` files are in flight either way, so memory stays flat.
+    """
+    with ThreadPoolExecutor(max_workers=IO_THREADS) as pool:
+        reads: deque[Future[bytes | OSError]] = deque()
+        writes: deque[Future[Outcome]] = deque()
+        upcoming = iter(paths)
+        for path in itertools.islice(upcoming, IO_LOOKAHEAD):
+            reads.append(pool.submit(_read, path))
+        for path in paths:
+            data = reads.popleft().result()
+            following = next(upcoming, None)
+            if following is not None:
+                reads.append(pool.submit(_read, following))
+            result = _deidentify_one(deid, path, data)
+            if isinstance(result, Outcome):
+                yield result
+            else:
+                assert isinstance(data, bytes)
+                writes.append(pool.submit(_write, path, result, out_root, len(data)))
+            while writes and (len(writes) > IO_LOOKAHEAD or writes[0].done()):
+                yield writes.popleft().result()
+        while writes:
+            yield writes.popleft().result()
 
 
 # Worker processes build their engine once (the key is passed, not re-read).
@@ -135,7 +218,7 @@ def _init_worker(profile_name: str, secret: bytes, version: str, out: str) -> No
 
 def _work(paths: list[str]) -> list[Outcome]:
     assert _worker_deid is not None and _worker_out is not None
-    return [deidentify_file(_worker_deid, Path(p), _worker_out) for p in paths]
+    return list(deidentify_files(_worker_deid, [Path(p) for p in paths], _worker_out))
 
 
 def _chunks(paths: list[Path], size: int) -> Iterator[list[str]]:
@@ -159,12 +242,12 @@ def _read_key(args: argparse.Namespace, env: Mapping[str, str]) -> DeidKey:
 
 
 def _input_files(source: Path, out: Path) -> list[Path]:
+    """Files under ``source``, without earlier output when OUT lies inside IN."""
+    files = list(iter_files([source]))
     out_resolved = out.resolve()
-    return [
-        path
-        for path in iter_files([source])
-        if not path.resolve().is_relative_to(out_resolved)
-    ]
+    if not out_resolved.is_relative_to(source.resolve()):
+        return files
+    return [path for path in files if not path.resolve().is_relative_to(out_resolved)]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -222,8 +305,8 @@ def _run_all(
     workers = max(1, min(args.workers, len(files) // CHUNK_SIZE or 1))
     try:
         if workers == 1:
-            for path in files:
-                outcomes.append(deidentify_file(deid, path, args.output))
+            for outcome in deidentify_files(deid, files, args.output):
+                outcomes.append(outcome)
                 progress.update()
         else:
             with ProcessPoolExecutor(

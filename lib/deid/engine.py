@@ -10,12 +10,15 @@ pydicom read and write of the same bytes.
 
 from __future__ import annotations
 
+import io
+import os
 import struct
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
-from typing import Final, Protocol
+from typing import BinaryIO, Final, Protocol
 
 from pydicom.uid import UID_dictionary
 
@@ -99,6 +102,7 @@ _META_WRITER: Final = Writer(_EXPLICIT_LITTLE)
 _META_SHORT = struct.Struct("<HH2sH")
 _META_LONG = struct.Struct("<L")
 _DEFLATE_LEVEL: Final = 6
+_IOV_MAX: Final = 1024  # POSIX minimum for writev
 
 # A dummy value valid for each VR (PS3.15 E.3: "D").
 _DUMMY_TEXT: Final = b"DEIDENTIFIED"
@@ -152,7 +156,7 @@ class DeidResult:
     Attributes
     ----------
     data : bytes
-        The de-identified Part 10 stream.
+        The de-identified Part 10 stream (joined on first access).
     study_instance_uid, series_instance_uid, sop_instance_uid : str
         The new (pseudonymous) UIDs, as written in ``data``.
     sop_class_uid : str
@@ -161,9 +165,13 @@ class DeidResult:
         The pseudonymous Patient ID.
     profile, key_version : str
         What was applied, as recorded in the provenance.
+
+    Notes
+    -----
+    Until ``data`` is read or ``write_to`` is called the result refers to the
+    input buffer, so a mutable input (``bytearray``) must not change before.
     """
 
-    data: bytes = field(repr=False)
     study_instance_uid: str
     series_instance_uid: str
     sop_instance_uid: str
@@ -171,7 +179,28 @@ class DeidResult:
     patient_id: str
     profile: str
     key_version: str
+    _chunks: Sequence[bytes | memoryview] = field(repr=False)
     _summary: Mapping[str, object] = field(repr=False)
+
+    @cached_property
+    def data(self) -> bytes:
+        """The de-identified Part 10 stream."""
+        return b"".join(self._chunks)
+
+    def write_to(self, stream: BinaryIO) -> int:
+        """Write the stream to ``stream`` without joining it first.
+
+        Uses one ``writev`` call on a real file, which spares a copy of the
+        pixel data; returns the number of bytes written.
+        """
+        if "data" in self.__dict__:
+            return stream.write(self.data)
+        try:
+            descriptor = stream.fileno()
+        except (AttributeError, OSError, io.UnsupportedOperation):
+            return sum(stream.write(chunk) for chunk in self._chunks)
+        stream.flush()
+        return _write_all(descriptor, self._chunks)
 
     def summary(self) -> dict[str, object]:
         """Non-identifying metadata for the lake tables.
@@ -182,6 +211,23 @@ class DeidResult:
         ``bytes_in``, ``bytes_out``, ``profile``, ``key_version``.
         """
         return dict(self._summary)
+
+
+def _write_all(descriptor: int, chunks: Sequence[bytes | memoryview]) -> int:
+    """``writev`` every chunk, resuming after short writes (POSIX allows them)."""
+    pending = [memoryview(chunk) for chunk in chunks if len(chunk)]
+    written = 0
+    while pending:
+        batch = pending[:_IOV_MAX]
+        count = os.writev(descriptor, batch)
+        written += count
+        while count and pending:
+            if count >= len(pending[0]):
+                count -= len(pending.pop(0))
+            else:
+                pending[0] = pending[0][count:]
+                count = 0
+    return written
 
 
 class _State:
@@ -275,13 +321,14 @@ class Deidentifier:
 
     # -- public -------------------------------------------------------------
 
-    def deidentify(self, data: bytes) -> DeidResult:
+    def deidentify(self, data: bytes | bytearray | memoryview) -> DeidResult:
         """De-identify one Part 10 instance.
 
         Parameters
         ----------
-        data : bytes
+        data : bytes-like
             A DICOM Part 10 stream (preamble, ``DICM``, file meta, dataset).
+            The result refers to it until ``DeidResult.data`` is read.
 
         Returns
         -------
@@ -327,23 +374,25 @@ class Deidentifier:
         new_sop_uid = self._map_uid(SOP_INSTANCE_UID, sop_instance_uid)
         meta_sop_class = _uid_text(meta.get(_META_SOP_CLASS)) or sop_class_uid
         meta_bytes = _file_meta(meta_sop_class, new_sop_uid, transfer_syntax)
-        dataset_bytes = b"".join(body)
+        head = b"".join((bytes(PREAMBLE_LENGTH), MAGIC, meta_bytes))
         if deflated:
             compressor = zlib.compressobj(_DEFLATE_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
-            dataset_bytes = compressor.compress(dataset_bytes) + compressor.flush()
-            dataset_bytes = pad(dataset_bytes, "OB")
-        output = b"".join((bytes(PREAMBLE_LENGTH), MAGIC, meta_bytes, dataset_bytes))
+            deflated_body = compressor.compress(b"".join(body)) + compressor.flush()
+            body = [pad(deflated_body, "OB")]
+        # Joined lazily (``DeidResult.data``) or written with writev: either way
+        # the pixel data is copied once.
+        body.insert(0, head)
+        bytes_out = sum(map(len, body))
 
         patient_id = self._pseudonyms.patient_id(identity)
         summary = self._summary(top, encoding, transfer_syntax, offset_days)
         summary.update(
             bytes_in=len(data),
-            bytes_out=len(output),
+            bytes_out=bytes_out,
             profile=self.profile.name,
             key_version=self.key_version,
         )
         return DeidResult(
-            data=output,
             study_instance_uid=self._map_uid(STUDY_INSTANCE_UID, study_uid),
             series_instance_uid=self._map_uid(SERIES_INSTANCE_UID, series_uid),
             sop_instance_uid=new_sop_uid,
@@ -351,6 +400,7 @@ class Deidentifier:
             patient_id=patient_id,
             profile=self.profile.name,
             key_version=self.key_version,
+            _chunks=tuple(body),
             _summary=MappingProxyType(summary),
         )
 

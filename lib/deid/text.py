@@ -16,8 +16,12 @@ from pydicom.charset import decode_bytes, encode_string, python_encoding
 
 __all__ = ["CharacterSet", "IdentifierScrubber", "identifier_tokens"]
 
-# Components and groups of a PN value (PS3.5 6.2.1.1).
-_PN_DELIMITERS = {0x5E, 0x3D}
+# Where ISO 2022 escape state resets (PS3.5 6.1.2.5.3): PN component and group
+# delimiters, control characters of long text, the value separator elsewhere.
+_PN_DELIMITERS = {0x5E, 0x3D, 0x5C}
+_TEXT_DELIMITERS = {0x0D, 0x0A, 0x09, 0x0C}
+_VALUE_DELIMITERS = {0x5C}
+_LONG_TEXT_VRS = frozenset({"LT", "ST", "UT"})
 _MULTI_VALUED = frozenset({"AE", "AS", "CS", "LO", "PN", "SH", "UC"})
 
 _WORD = re.compile(r"\w+")
@@ -54,7 +58,12 @@ class CharacterSet:
             return None
         if value.isascii() and b"\x1b" not in value:
             return value.decode("ascii")
-        delimiters = _PN_DELIMITERS if vr == "PN" else None
+        if vr == "PN":
+            delimiters = _PN_DELIMITERS
+        elif vr in _LONG_TEXT_VRS:
+            delimiters = _TEXT_DELIMITERS
+        else:
+            delimiters = _VALUE_DELIMITERS
         with warnings.catch_warnings():
             # pydicom warns and substitutes on bad bytes; for cleaning that means
             # "cannot clean", so the warning becomes the None answer.

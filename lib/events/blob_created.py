@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote
 
 from lib.errors import MedlakeError
 
@@ -77,7 +76,9 @@ def _split_subject(subject: str) -> tuple[str, str]:
     container, marker, blob_name = subject[len(_SUBJECT_PREFIX) :].partition("/blobs/")
     if not marker or not container or not blob_name:
         raise EventFormatError("subject names no container or no blob")
-    return container, unquote(blob_name)
+    # The subject carries the name as stored (the event's url is the encoded
+    # form), so it is not percent-decoded here.
+    return container, blob_name
 
 
 def parse_blob_created(

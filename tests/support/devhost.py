@@ -295,6 +295,7 @@ def running_devhost(
     watch: bool = True,
     timers: bool = False,
     startup_timeout: float = STARTUP_TIMEOUT_SECONDS,
+    port: int | None = None,
 ) -> Iterator[DevHost]:
     """Run ``python -m devhost`` for the duration of a ``with`` block.
 
@@ -314,6 +315,9 @@ def running_devhost(
     startup_timeout : float
         Seconds to wait for ``/runtime/status``; workers are started (and the
         app imported in each) before the host reports ``running``.
+    port : int | None
+        Listen on this port (for settings that must name the host's own URL,
+        such as the outcome topic); a free port by default.
 
     Yields
     ------
@@ -342,12 +346,17 @@ def running_devhost(
     host: DevHost | None = None
     try:
         for attempt in range(1, PORT_ATTEMPTS + 1):
-            host = _start(command, environment, free_port(), workdir / "devhost.log")
+            chosen = port if port is not None else free_port()
+            host = _start(command, environment, chosen, workdir / "devhost.log")
             if _wait_ready(host, startup_timeout):
                 break
             # Another process may have taken the free port between our probe
             # and the host's bind; anything else is a real start-up failure.
-            if host.process.returncode != EXIT_PORT_IN_USE or attempt == PORT_ATTEMPTS:
+            if (
+                host.process.returncode != EXIT_PORT_IN_USE
+                or attempt == PORT_ATTEMPTS
+                or port is not None
+            ):
                 raise RuntimeError(
                     f"dev host exited with code {host.process.returncode} during "
                     f"start-up; log:\n{host.log_text()}"

@@ -7,7 +7,7 @@ import pytest
 
 from lib.events import BLOB_CREATED, EventFormatError, parse_blob_created
 
-SUBJECT = "/blobServices/default/containers/incoming/blobs/dir/DOE%20JOHN.dcm"
+SUBJECT = "/blobServices/default/containers/incoming/blobs/dir/DOE JOHN.dcm"
 DATA = {
     "api": "PutBlob",
     "eTag": "0x8DC0FFEE",

@@ -1,0 +1,104 @@
+"""The whole event pipeline on Azurite against a bare download plus upload.
+
+Both sides move the same blobs with the same parallelism (the dev host's worker
+count): the baseline downloads each blob from one container and uploads it to
+another; the pipeline is the dev host running the real app on ``incoming``, timed
+from the moment it answers until ``incoming`` is empty.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from azure.storage.blob import BlobServiceClient
+
+from lib.storage import INCOMING, RAW, ensure_containers
+from tests.support.azurite import free_port, running_azurite
+from tests.support.devhost import running_devhost
+
+BUDGET = 0.5
+
+
+def _upload_all(service: BlobServiceClient, container: str, blobs: list[bytes]) -> None:
+    client = service.get_container_client(container)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(
+            pool.map(
+                lambda item: client.upload_blob(f"b/{item[0]:05d}.dcm", item[1]),
+                enumerate(blobs),
+            )
+        )
+
+
+def _baseline(service: BlobServiceClient, blobs: list[bytes], workers: int) -> float:
+    service.create_container("benchsrc")
+    service.create_container("benchdst")
+    _upload_all(service, "benchsrc", blobs)
+    source = service.get_container_client("benchsrc")
+    target = service.get_container_client("benchdst")
+    names = [b.name for b in source.list_blobs()]
+
+    def copy(name: str) -> None:
+        data = source.download_blob(name).readall()
+        target.upload_blob(name, data, overwrite=False)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(copy, names))
+    return time.perf_counter() - started
+
+
+def _pipeline(
+    connection_string: str, service: BlobServiceClient, blobs: list[bytes], workers: int
+) -> float:
+    _upload_all(service, INCOMING, blobs)
+    port = free_port()
+    env = {
+        "MEDLAKE_STORAGE_CONNECTION": connection_string,
+        "MEDLAKE_DEV_MODE": "true",
+        "MEDLAKE_OUTCOME_TOPIC_ENDPOINT": (
+            f"http://127.0.0.1:{port}/runtime/topics/outcomes/api/events"
+        ),
+        "MEDLAKE_OUTCOME_TOPIC_KEY": "bench-topic-key",
+        "MEDLAKE_DEVHOST_POLL_SECONDS": "0.1",
+    }
+    incoming = service.get_container_client(INCOMING)
+    with running_devhost(env, port=port, workers=workers):
+        started = time.perf_counter()
+        while any(True for _ in incoming.list_blobs(results_per_page=1)):
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - started
+    archived = sum(1 for _ in service.get_container_client(RAW).list_blobs())
+    if archived != len(blobs):
+        raise RuntimeError(f"pipeline archived {archived} of {len(blobs)} blobs")
+    return elapsed
+
+
+def run(corpus: list[Path], workdir: Path) -> list[dict[str, Any]]:
+    blobs = [p.read_bytes() for p in corpus]
+    workers = os.cpu_count() or 2
+    with running_azurite() as connection_string:
+        service = BlobServiceClient.from_connection_string(connection_string)
+        ensure_containers(service)
+        baseline = _baseline(service, blobs, workers)
+        pipeline = _pipeline(connection_string, service, blobs, workers)
+
+    ours = len(blobs) / pipeline
+    theirs = len(blobs) / baseline
+    return [
+        {
+            "case": "pipeline",
+            "name": f"event pipeline, {workers} workers",
+            "value": ours,
+            "unit": "files/s",
+            "baseline_name": "download + upload of the same blobs",
+            "baseline_value": theirs,
+            "ratio": ours / theirs,
+            "budget": BUDGET,
+            "passed": ours / theirs >= BUDGET,
+        }
+    ]
