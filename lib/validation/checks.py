@@ -15,7 +15,7 @@ import os
 import re
 import struct
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import IO
 
 from pydicom.uid import UID, ExplicitVRBigEndian
 
@@ -638,7 +638,7 @@ CHECKS: tuple[Check, ...] = (
 
 
 def validate(
-    stream: BinaryIO,
+    stream: IO[bytes],
     *,
     size: int | None = None,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,

@@ -25,7 +25,7 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
-from typing import BinaryIO, NamedTuple
+from typing import IO, BinaryIO, NamedTuple, cast
 
 from pydicom.datadict import keyword_for_tag, tag_for_keyword
 from pydicom.dataelem import DataElement, RawDataElement
@@ -247,7 +247,7 @@ class _ElementTracker:
     it knows where each value must end without reading it.
     """
 
-    def __init__(self, stream: BinaryIO, stop_tags: frozenset[int] | None) -> None:
+    def __init__(self, stream: IO[bytes], stop_tags: frozenset[int] | None) -> None:
         self._stream = stream
         self._stop_tags = stop_tags
         self.last_tag: int | None = None
@@ -277,7 +277,7 @@ class _Elements:
 
 
 def _read_elements(
-    stream: BinaryIO,
+    stream: IO[bytes],
     encoding: Encoding,
     data_size: int,
     stop_tags: frozenset[int] | None,
@@ -292,7 +292,7 @@ def _read_elements(
     elements: dict[int, Attribute] = {}
     truncation: Truncation | None = None
     generator = data_element_generator(
-        stream,
+        cast(BinaryIO, stream),
         encoding.implicit_vr,
         encoding.little_endian,
         stop_when=tracker,
@@ -351,7 +351,7 @@ def _looks_explicit(header: bytes) -> bool:
     return len(header) >= 6 and all(0x41 <= byte <= 0x5A for byte in header[4:6])
 
 
-def _peek(stream: BinaryIO, position: int, length: int) -> bytes:
+def _peek(stream: IO[bytes], position: int, length: int) -> bytes:
     stream.seek(position)
     data = stream.read(length)
     stream.seek(position)
@@ -367,7 +367,7 @@ def _uid_text(value: bytes | None) -> str | None:
         return None
 
 
-def _inflate(stream: BinaryIO, limit: int) -> bytes | None:
+def _inflate(stream: IO[bytes], limit: int) -> bytes | None:
     """Inflate the rest of ``stream`` (PS3.5 A.5), or ``None`` past ``limit``.
 
     Bounded because a few kilobytes of deflate can expand to gigabytes.
@@ -390,7 +390,7 @@ def _inflate(stream: BinaryIO, limit: int) -> bytes | None:
 
 
 def _read_pixel_element(
-    stream: BinaryIO, start: int, data_size: int, encoding: Encoding, tag: int
+    stream: IO[bytes], start: int, data_size: int, encoding: Encoding, tag: int
 ) -> tuple[PixelElement, Truncation | None]:
     """Read the header of the pixel data element at ``start`` (PS3.5 7.1)."""
     keyword = PIXEL_DATA_TAGS[tag]
@@ -423,7 +423,7 @@ def _read_pixel_element(
 
 
 def _scan_fragments(
-    stream: BinaryIO, position: int, data_size: int, endian: str
+    stream: IO[bytes], position: int, data_size: int, endian: str
 ) -> Fragments:
     """Walk the items of encapsulated pixel data by their headers (PS3.5 A.4).
 
@@ -489,7 +489,7 @@ def _scan_fragments(
     return Fragments(offset_table_length, fragment_count, defect)
 
 
-def read_context(stream: BinaryIO, size: int, max_upload_bytes: int) -> UploadContext:
+def read_context(stream: IO[bytes], size: int, max_upload_bytes: int) -> UploadContext:
     """Read the facts the checks need from ``stream``.
 
     Parameters
@@ -519,7 +519,7 @@ def read_context(stream: BinaryIO, size: int, max_upload_bytes: int) -> UploadCo
         return _read(stream, size, max_upload_bytes)
 
 
-def _read(stream: BinaryIO, size: int, max_upload_bytes: int) -> UploadContext:
+def _read(stream: IO[bytes], size: int, max_upload_bytes: int) -> UploadContext:
     context = UploadContext(size, max_upload_bytes, read=True)
 
     # PS3.10 7.1: preamble and prefix; without them only a bare data set
@@ -565,7 +565,7 @@ def _read(stream: BinaryIO, size: int, max_upload_bytes: int) -> UploadContext:
     context = replace(context, encoding=encoding)
 
     # PS3.5 A.5: a deflated data set is read from its inflated copy.
-    data_stream: BinaryIO = stream
+    data_stream: IO[bytes] = stream
     data_size = size
     if encoding.deflated:
         stream.seek(position)
