@@ -13,9 +13,9 @@ import logging
 
 import azure.functions as func
 
+from lib.composition import build_pipeline
 from lib.events import parse_blob_created
 from lib.ingest import IngestPipeline
-from lib.settings import Settings
 from lib.storage import INCOMING
 
 logger = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ bp = func.Blueprint()
 def _pipeline() -> IngestPipeline:
     # One pipeline per worker process: clients and connection pools are reused
     # across invocations, as the Functions Python worker keeps modules loaded.
-    return IngestPipeline.from_settings(Settings.from_env())
+    return build_pipeline()
 
 
 @bp.event_grid_trigger(arg_name="event")

@@ -64,13 +64,14 @@ def _pipeline(
             f"http://127.0.0.1:{port}/runtime/topics/outcomes/api/events"
         ),
         "MEDLAKE_OUTCOME_TOPIC_KEY": "bench-topic-key",
-        "MEDLAKE_DEVHOST_POLL_SECONDS": "0.1",
+        "MEDLAKE_DEID_KEY": "42" * 32,
+        "MEDLAKE_DEVHOST_POLL_SECONDS": "0.5",
     }
     incoming = service.get_container_client(INCOMING)
     with running_devhost(env, port=port, workers=workers):
         started = time.perf_counter()
         while any(True for _ in incoming.list_blobs(results_per_page=1)):
-            time.sleep(0.05)
+            time.sleep(0.2)
         elapsed = time.perf_counter() - started
     archived = sum(1 for _ in service.get_container_client(RAW).list_blobs())
     if archived != len(blobs):

@@ -9,13 +9,12 @@ stderr and not written; the exit status is 1 when there were any.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator, Mapping
-import itertools
-from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +25,8 @@ from cli.files import iter_files
 from lib.deid import (
     DEFAULT_PROFILE,
     PROFILE_NAMES,
-    DeidError,
     Deidentifier,
+    DeidError,
     DeidKey,
     DeidResult,
     load_deid_key,
@@ -144,7 +143,9 @@ def _write(path: Path, result: DeidResult, out_root: Path, size: int) -> Outcome
             result.write_to(stream)
     except OSError as exc:
         target.unlink(missing_ok=True)
-        return Outcome(str(path), FAILED, f"WRITE_{type(exc).__name__.upper()}", size, 0)
+        return Outcome(
+            str(path), FAILED, f"WRITE_{type(exc).__name__.upper()}", size, 0
+        )
     except BaseException:
         target.unlink(missing_ok=True)
         raise

@@ -8,7 +8,7 @@ pipeline, the ``medlake deid`` command and the benchmarks call it the same way.
 See ``docs/deidentification.md`` for what each profile does.
 """
 
-from lib.deid.engine import DeidResult, Deidentifier, PixelCleaner
+from lib.deid.engine import Deidentifier, DeidResult, PixelCleaner
 from lib.deid.errors import (
     DeidBurnedInAnnotationError,
     DeidError,

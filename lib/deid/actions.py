@@ -6,9 +6,10 @@ element. The rules beyond the table are Medlake's and are documented in
 ``docs/deidentification.md``:
 
 * compound codes resolve to the least destructive code that keeps the object
-  valid, because the attribute's type in the IOD is not known here: ``X/Z`` ->
-  ``Z``, ``X/D`` -> ``D``, ``Z/D`` -> ``D``, ``X/Z/D`` -> ``D``, ``X/Z/U*`` ->
-  ``U*`` (PS3.15 E.3.1 allows the stricter codes only where the IOD permits);
+  valid, because the attribute's type in the IOD is mostly not known here:
+  ``X/Z`` -> ``Z``, ``X/D`` -> ``D``, ``Z/D`` -> ``D``, ``X/Z/D`` -> ``D``,
+  ``X/Z/U*`` -> ``U*`` (PS3.15 E.3.1 allows the stricter codes only where the
+  IOD permits); attributes known to be Type 3 everywhere resolve ``X/Z`` to X;
 * when several applied options name an attribute, ``K`` wins over ``C``;
 * attributes outside the table follow ``default_action`` (remove free text,
   keep codes, numbers and binary data, replace non-registered UIDs).
@@ -79,6 +80,15 @@ _EXTENSION_ROWS = {
     UNFORMATTED_TEXT_VALUE: {"clean_graphics": "C"},
 }
 
+# What is known of attribute types (PS3.3): attributes that are Type 3 in every
+# IOD that has them, so X/Z resolves to X (an empty Type 3 sequence is invalid,
+# PS3.5 7.5.3 requires its items). Extend as IODs are checked with dciodvfy.
+TYPE_3_EVERYWHERE = frozenset(
+    {
+        0x00081110,  # Referenced Study Sequence (General Study Module, C.7.2.1)
+    }
+)
+
 _KEEP_TAGS = keep_tags(KEEP_KEYWORDS)
 _CLASS_UID_TAGS = keep_tags(CLASS_UID_KEYWORDS)
 _OVERLAY_MASK, _OVERLAY_GROUPS = 0xFF010000, 0x60000000
@@ -141,6 +151,8 @@ class ActionTable:
             row = next(r for m, v, r in REPEATING_ROWS if v == _CURVE_GROUPS)
         if row is not None:
             code, option = self._row_code(row)
+            if row.basic_profile == "X/Z" and not option and tag in TYPE_3_EVERYWHERE:
+                code = "X"
             return self._from_code(code, tag, vr, option)
         return self.default_action(tag, vr)
 

@@ -376,7 +376,9 @@ class Deidentifier:
         meta_bytes = _file_meta(meta_sop_class, new_sop_uid, transfer_syntax)
         head = b"".join((bytes(PREAMBLE_LENGTH), MAGIC, meta_bytes))
         if deflated:
-            compressor = zlib.compressobj(_DEFLATE_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+            compressor = zlib.compressobj(
+                _DEFLATE_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS
+            )
             deflated_body = compressor.compress(b"".join(body)) + compressor.flush()
             body = [pad(deflated_body, "OB")]
         # Joined lazily (``DeidResult.data``) or written with writev: either way
@@ -521,12 +523,14 @@ class Deidentifier:
             elif action is Action.PSEUDONYM_PATIENT_ID:
                 self._collect_identifier(element, state, charset)
                 own = _strip(element.value)
-                value = self._pseudonyms.patient_id(b"id:" + own if own else state.identity)
-                writer.element(out, tag, element.vr, pad(value.encode(), "LO"))
+                pseudonym = self._pseudonyms.patient_id(
+                    b"id:" + own if own else state.identity
+                )
+                writer.element(out, tag, element.vr, pad(pseudonym.encode(), "LO"))
             elif action is Action.PSEUDONYM_PATIENT_NAME:
                 self._collect_identifier(element, state, charset)
-                value = self._pseudonyms.patient_name(state.identity)
-                writer.element(out, tag, element.vr, pad(value.encode(), "PN"))
+                pseudonym = self._pseudonyms.patient_name(state.identity)
+                writer.element(out, tag, element.vr, pad(pseudonym.encode(), "PN"))
         if run_end:
             out.append(source[run_start:run_end])
         while pending:
@@ -793,7 +797,9 @@ def _inflate(view: memoryview, start: int) -> memoryview:
         raise DeidUnreadableError("deflated dataset does not inflate") from exc
 
 
-def _file_meta(sop_class_uid: str, sop_instance_uid: str, transfer_syntax: str) -> bytes:
+def _file_meta(
+    sop_class_uid: str, sop_instance_uid: str, transfer_syntax: str
+) -> bytes:
     """New File Meta Information: nothing of the source application is kept."""
     chunks: Chunks = []
     writer = _META_WRITER
@@ -805,7 +811,9 @@ def _file_meta(sop_class_uid: str, sop_instance_uid: str, transfer_syntax: str) 
     writer.element(
         chunks, _META_TRANSFER_SYNTAX, "UI", pad(transfer_syntax.encode(), "UI")
     )
-    writer.element(chunks, 0x00020012, "UI", pad(IMPLEMENTATION_CLASS_UID.encode(), "UI"))
+    writer.element(
+        chunks, 0x00020012, "UI", pad(IMPLEMENTATION_CLASS_UID.encode(), "UI")
+    )
     writer.element(
         chunks, 0x00020013, "SH", pad(IMPLEMENTATION_VERSION_NAME.encode(), "SH")
     )

@@ -305,9 +305,7 @@ class _Parser:
         raise DeidUnreadableError("encapsulated Pixel Data not delimited before end")
 
 
-def parse_dataset(
-    data: memoryview, start: int, encoding: Encoding
-) -> list[Element]:
+def parse_dataset(data: memoryview, start: int, encoding: Encoding) -> list[Element]:
     """Parse the dataset in ``data[start:]``.
 
     Raises

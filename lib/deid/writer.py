@@ -69,7 +69,9 @@ class Writer:
             return self._long.pack(tag >> 16, tag & 0xFFFF, b"UN", length)
         return self._short.pack(tag >> 16, tag & 0xFFFF, vr.encode(), length)
 
-    def element(self, out: Chunks, tag: int, vr: str, value: bytes | memoryview) -> None:
+    def element(
+        self, out: Chunks, tag: int, vr: str, value: bytes | memoryview
+    ) -> None:
         """Append one non-sequence element; ``value`` must have even length."""
         out.append(self.header(tag, vr, len(value)))
         if value:

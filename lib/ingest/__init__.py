@@ -2,7 +2,7 @@
 
 from lib.ingest.faults import FaultInjector, InjectedFault
 from lib.ingest.pipeline import IngestPipeline, IngestResult, IngestStatus
-from lib.ingest.stages import Stage, StageRejection, Upload
+from lib.ingest.stages import RejectionSink, Stage, StageRejection, Upload
 
 __all__ = [
     "FaultInjector",
@@ -10,6 +10,7 @@ __all__ = [
     "IngestResult",
     "IngestStatus",
     "InjectedFault",
+    "RejectionSink",
     "Stage",
     "StageRejection",
     "Upload",

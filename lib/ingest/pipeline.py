@@ -20,6 +20,7 @@ import logging
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -27,11 +28,10 @@ from typing import IO, Any
 from azure.core import MatchConditions
 from azure.core.exceptions import (
     AzureError,
-    ResourceExistsError,
     ResourceModifiedError,
     ResourceNotFoundError,
 )
-from azure.storage.blob import BlobClient, BlobServiceClient, ContentSettings
+from azure.storage.blob import BlobClient, BlobServiceClient
 
 from lib.errors import TransientError
 from lib.events import (
@@ -43,21 +43,22 @@ from lib.events import (
     outcome_publisher,
 )
 from lib.ingest.faults import FaultInjector
-from lib.ingest.stages import Stage, StageRejection, Upload
+from lib.ingest.stages import RejectionSink, Stage, StageRejection, Upload
 from lib.settings import Settings
 from lib.storage import (
+    DICOM_CONTENT_TYPE,
     INCOMING,
     QUARANTINE,
     RAW,
     blob_service_client,
     quarantine_blob_names,
     raw_blob_name,
+    write_once,
 )
 from lib.validation import Finding, Policy, ValidationReport, Verdict, validate
 
 logger = logging.getLogger(__name__)
 
-DICOM_CONTENT_TYPE = "application/dicom"
 REASON_SCHEMA_VERSION = 1
 
 
@@ -100,7 +101,10 @@ class IngestPipeline:
     max_upload_bytes, spool_threshold_bytes : int
         See :class:`lib.settings.Settings`.
     stages : iterable of Stage
-        Run in order after the original is archived.
+        Run in order while the original is archived; their results go into
+        the outcome event under each stage's name.
+    rejection_sinks : iterable of RejectionSink
+        Told about every quarantined upload.
     faults : FaultInjector
         Dev-mode fault points; inert by default.
     """
@@ -114,6 +118,7 @@ class IngestPipeline:
         max_upload_bytes: int,
         spool_threshold_bytes: int,
         stages: Iterable[Stage] = (),
+        rejection_sinks: Iterable[RejectionSink] = (),
         faults: FaultInjector | None = None,
     ) -> None:
         self._service = service
@@ -122,19 +127,30 @@ class IngestPipeline:
         self._max_upload_bytes = max_upload_bytes
         self._spool_threshold_bytes = spool_threshold_bytes
         self._stages = tuple(stages)
+        self._rejection_sinks = tuple(rejection_sinks)
+        # One thread archives the original while the stages work on the bytes:
+        # the archive is an independent write, and overlapping it hides a
+        # storage round trip per upload.
+        self._archiver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive")
         self._faults = faults or FaultInjector()
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, stages: Iterable[Stage] = ()
+        cls,
+        settings: Settings,
+        *,
+        service: BlobServiceClient | None = None,
+        stages: Iterable[Stage] = (),
+        rejection_sinks: Iterable[RejectionSink] = (),
     ) -> IngestPipeline:
         return cls(
-            blob_service_client(settings),
+            service or blob_service_client(settings),
             policy=Policy.from_setting(settings.validation_policy),
             publisher=outcome_publisher(settings),
             max_upload_bytes=settings.max_upload_bytes,
             spool_threshold_bytes=settings.spool_threshold_bytes,
             stages=stages,
+            rejection_sinks=rejection_sinks,
             faults=FaultInjector(settings.faults, settings.fault_state_dir),
         )
 
@@ -212,27 +228,36 @@ class IngestPipeline:
         return digest.hexdigest(), size
 
     def _accept(self, upload: Upload, warnings: tuple[str, ...]) -> IngestResult:
-        location = f"{RAW}/{raw_blob_name(upload.sha256)}"
-        self._write_once(
+        name = raw_blob_name(upload.sha256)
+        data = upload.read_bytes() if self._stages else upload.content
+        archived = self._archiver.submit(
+            self._write_once,
             RAW,
-            raw_blob_name(upload.sha256),
-            upload.content,
+            name,
+            data,
             upload.size,
             metadata={"validation_warnings": ",".join(warnings) or "none"},
         )
+        details: dict[str, Any] = {}
+        rejection: StageRejection | None = None
+        try:
+            for stage in self._stages:
+                details[stage.name] = dict(stage.run(upload, details))
+        except StageRejection as exc:
+            rejection = exc
+        finally:
+            # The archive must be in place before anything else happens,
+            # whatever the stages did.
+            archived.result()
         self._faults.check("after_archive", upload.sha256)
 
-        details: dict[str, Any] = {}
-        for stage in self._stages:
-            try:
-                details.update(stage.run(upload))
-            except StageRejection as rejection:
-                return self._reject(upload, rejection.finding, (rejection.finding,))
+        if rejection is not None:
+            return self._reject(upload, rejection.finding, (rejection.finding,))
         return IngestResult(
             IngestStatus.ACCEPTED,
             sha256=upload.sha256,
             size=upload.size,
-            location=location,
+            location=f"{RAW}/{name}",
             codes=warnings,
             details=details,
         )
@@ -253,11 +278,14 @@ class IngestPipeline:
             None,
             content_type="application/json",
         )
+        location = f"{QUARANTINE}/{original_name}"
+        for sink in self._rejection_sinks:
+            sink.record(upload, primary, location)
         return IngestResult(
             IngestStatus.REJECTED,
             sha256=upload.sha256,
             size=upload.size,
-            location=f"{QUARANTINE}/{original_name}",
+            location=location,
             codes=tuple(f.code for f in rejecting),
             details={"check": primary.check, "keyword": primary.keyword},
         )
@@ -272,25 +300,15 @@ class IngestPipeline:
         content_type: str = DICOM_CONTENT_TYPE,
         metadata: dict[str, str] | None = None,
     ) -> None:
-        if not isinstance(content, bytes):
-            content.seek(0)
-        blob = self._service.get_blob_client(container, name)
-        try:
-            blob.upload_blob(
-                content,
-                length=size,
-                overwrite=False,
-                metadata=metadata,
-                content_settings=ContentSettings(content_type=content_type),
-            )
-        except ResourceExistsError:
-            # Written by an earlier delivery or an identical upload: same name,
-            # same content by construction.
-            pass
-        except AzureError as exc:
-            raise TransientError(
-                f"writing to {container} failed ({type(exc).__name__})"
-            ) from exc
+        write_once(
+            self._service,
+            container,
+            name,
+            content,
+            length=size,
+            content_type=content_type,
+            metadata=metadata,
+        )
 
     def _publish(self, event: BlobCreated, result: IngestResult) -> None:
         accepted = result.status is IngestStatus.ACCEPTED

@@ -8,6 +8,7 @@ Stages must be idempotent: a redelivered event runs them again.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import IO, Any, Protocol
@@ -40,7 +41,11 @@ class Upload:
     report: ValidationReport
 
     def read_bytes(self) -> bytes:
-        """The whole upload; stages that need random access use this."""
+        """The whole upload, read once and shared by every stage."""
+        return self._bytes
+
+    @functools.cached_property
+    def _bytes(self) -> bytes:
         self.content.seek(0)
         return self.content.read()
 
@@ -49,8 +54,20 @@ class Upload:
 
 
 class Stage(Protocol):
-    """One step between archive and delete."""
+    """One step between archive and delete.
+
+    ``earlier`` holds what the stages before it returned, keyed by stage name
+    (the lake stage reads the de-identification stage's new UIDs from it).
+    """
 
     name: str
 
-    def run(self, upload: Upload) -> Mapping[str, Any]: ...
+    def run(
+        self, upload: Upload, earlier: Mapping[str, Mapping[str, Any]]
+    ) -> Mapping[str, Any]: ...
+
+
+class RejectionSink(Protocol):
+    """Told about every quarantined upload (the lake's ``rejections`` table)."""
+
+    def record(self, upload: Upload, finding: Finding, location: str) -> None: ...

@@ -1,6 +1,11 @@
 """Blob storage: the container contract and client construction."""
 
-from lib.storage.clients import blob_service_client, ensure_containers
+from lib.storage.clients import (
+    DICOM_CONTENT_TYPE,
+    blob_service_client,
+    ensure_containers,
+    write_once,
+)
 from lib.storage.layout import (
     ALL_CONTAINERS,
     DEADLETTER,
@@ -19,6 +24,7 @@ __all__ = [
     "ALL_CONTAINERS",
     "DEADLETTER",
     "DEID",
+    "DICOM_CONTENT_TYPE",
     "INCOMING",
     "LAKE",
     "QUARANTINE",
@@ -29,4 +35,5 @@ __all__ = [
     "ensure_containers",
     "quarantine_blob_names",
     "raw_blob_name",
+    "write_once",
 ]

@@ -11,7 +11,6 @@ import hashlib
 import json
 import time
 import uuid
-from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -22,12 +21,13 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 
 from lib.samples import SyntheticPatient, ct_instance
-from lib.storage import DEADLETTER, INCOMING, QUARANTINE, RAW, raw_blob_name
+from lib.storage import DEADLETTER, DEID, INCOMING, QUARANTINE, RAW, raw_blob_name
 from lib.validation import CATALOGUE, Severity
 from tests.support.devhost import DevHost, running_devhost
 from tests.support.malformed import MALFORMED
 
 TOPIC_KEY = "test-topic-key"
+DEID_KEY = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 
 
 def host_env(
@@ -40,6 +40,8 @@ def host_env(
             f"http://127.0.0.1:{port}/runtime/topics/outcomes/api/events"
         ),
         "MEDLAKE_OUTCOME_TOPIC_KEY": TOPIC_KEY,
+        "MEDLAKE_DEID_KEY": DEID_KEY,
+        "MEDLAKE_DEID_KEY_VERSION": "test-1",
         "MEDLAKE_DEVHOST_POLL_SECONDS": "0.1",
         "MEDLAKE_DEVHOST_RETRY_BASE_SECONDS": "0.05",
         "MEDLAKE_DEVHOST_MAX_DELIVERIES": "4",
@@ -135,23 +137,29 @@ def test_mixed_upload_lands_every_file_in_raw_or_quarantine(
 
     raw = names(blob_service, RAW)
     quarantined = [n for n in names(blob_service, QUARANTINE) if n.endswith(".json")]
-    assert len(raw) + len(quarantined) == len(valid) + len(broken)
-    assert len(quarantined) == len(rejected_shas)
+    outcomes = host.published_events("outcomes")
+    accepted = [e for e in outcomes if e["eventType"] == "Medlake.InstanceAccepted"]
+    rejected = [e for e in outcomes if e["eventType"] == "Medlake.InstanceRejected"]
+    assert len(accepted) + len(rejected) == len(valid) + len(broken)
+    assert len(rejected) == len(quarantined)
+    assert rejected_shas <= {e["data"]["sha256"] for e in rejected}
     for name in quarantined:
         record = json.loads(
             blob_service.get_blob_client(QUARANTINE, name).download_blob().readall()
         )
-        assert record["code"] == expected_code[record["sha256"]]
+        if record["sha256"] in rejected_shas:
+            assert record["code"] == expected_code[record["sha256"]]
+        else:
+            # Passed validation with a warning, then the de-identifier refused it.
+            assert record["code"].startswith("DEID_")
         assert "LEAKCHECK" not in json.dumps(record)
     for data in valid.values():
         assert raw_blob_name(hashlib.sha256(data).hexdigest()) in raw
-
-    outcomes = Counter(e["eventType"] for e in host.published_events("outcomes"))
-    assert outcomes == {
-        "Medlake.InstanceAccepted": len(raw),
-        "Medlake.InstanceRejected": len(quarantined),
-    }
-    assert "LEAKCHECK" not in json.dumps(host.published_events("outcomes"))
+    # Samples derived from one valid instance share its SOP Instance UID, so
+    # they share one de-identified location: the first write wins.
+    locations = {e["data"]["deid"]["location"] for e in accepted}
+    assert {f"deid/{name}" for name in names(blob_service, DEID)} == locations
+    assert "LEAKCHECK" not in json.dumps(outcomes)
     assert "LEAKCHECK" not in host.log_text()
 
 
@@ -171,6 +179,8 @@ def test_same_event_three_times_and_identical_bytes_twice(
     published = host.published_events("outcomes")
     assert len(published) == 2
     assert len({e["id"] for e in published}) == 2
+    # Identical bytes de-identify to the same instance.
+    assert len(names(blob_service, DEID)) == 1
 
 
 def test_cloud_event_schema_is_accepted(

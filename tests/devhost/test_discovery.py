@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-
-import pytest
-
 from tests.support.devhost import DevHost, running_devhost
 
 
 def test_serves_the_function_app(devhost_env: dict[str, str]) -> None:
-    if importlib.util.find_spec("blueprints.ingest") is None:
-        # function_app.py imports blueprints.ingest, which lands separately.
-        pytest.skip("blueprints.ingest is not in the tree yet")
-
     with running_devhost(devhost_env, watch=False) as host:
         functions = {f["name"]: f for f in host.status()["functions"]}
         health = host.request("GET", "/api/health")

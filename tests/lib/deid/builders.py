@@ -12,13 +12,13 @@ import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import (
-    CTImageStorage,
-    ExplicitVRLittleEndian,
     PYDICOM_IMPLEMENTATION_UID,
     UID,
+    CTImageStorage,
+    ExplicitVRLittleEndian,
 )
 
-from lib.deid import DeidKey, Deidentifier, Profile, load_profile
+from lib.deid import Deidentifier, DeidKey, Profile, load_profile
 
 KEY = DeidKey(secret=bytes(range(32)), version="test-1")
 OTHER_KEY = DeidKey(secret=bytes(range(1, 33)), version="test-2")

@@ -8,8 +8,8 @@ from typing import Any
 import pydicom
 import pytest
 from pydicom.data import get_testdata_file
-from pydicom.dataset import Dataset
 from pydicom.datadict import tag_for_keyword
+from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import (
     DeflatedExplicitVRLittleEndian,
@@ -20,11 +20,11 @@ from pydicom.uid import (
 
 from lib.deid import (
     DeidBurnedInAnnotationError,
+    Deidentifier,
     DeidMissingAttributeError,
     DeidUnreadableError,
     DeidUnsupportedObjectError,
     DeidUnsupportedTransferSyntaxError,
-    Deidentifier,
     profile_from_mapping,
 )
 from lib.deid.engine import IMPLEMENTATION_CLASS_UID
@@ -86,9 +86,10 @@ DEPTHS = pytest.mark.parametrize("depth", [0, 3], ids=["top", "nested3"])
         ("PatientBirthTime", "X", "101010", None),
         ("OperatorsName", "X/Z/D", "Operator^Olga", "DEIDENTIFIED"),
         ("ContentCreatorName", "Z/D", "Creator^Carl", "DEIDENTIFIED"),
-        ("ReferencedStudySequence", "X/Z", None, "empty-sequence"),
+        ("AcquisitionContextSequence", "X/Z", None, "empty-sequence"),
+        ("ReferencedStudySequence", "X/Z", None, None),
     ],
-    ids=["D", "Z", "X", "X/Z/D->D", "Z/D->D", "X/Z->Z"],
+    ids=["D", "Z", "X", "X/Z/D->D", "Z/D->D", "X/Z->Z", "X/Z->X-known-type3"],
 )
 @DEPTHS
 def test_applies_basic_profile_action_codes(
@@ -253,7 +254,9 @@ def test_retain_uids_keeps_every_uid(depth: int) -> None:
     result = Deidentifier(profile("retain_uids"), KEY).deidentify(to_part10(ds))
     out = read(result.data)
     assert dig(out, depth).FrameOfReferenceUID == FRAME_UID
-    assert result.sop_instance_uid == SOP_UID == out.file_meta.MediaStorageSOPInstanceUID
+    assert (
+        result.sop_instance_uid == SOP_UID == out.file_meta.MediaStorageSOPInstanceUID
+    )
 
 
 @DEPTHS
@@ -303,7 +306,9 @@ def test_clean_structured_content_scrubs_sr_text(depth: int) -> None:
 
 
 @DEPTHS
-def test_clean_graphics_keeps_annotations_cleaned_and_drops_overlays(depth: int) -> None:
+def test_clean_graphics_keeps_annotations_cleaned_and_drops_overlays(
+    depth: int,
+) -> None:
     ds = base_dataset()
     text_object = Dataset()
     text_object.UnformattedTextValue = "Plantman L2"
@@ -377,7 +382,9 @@ def test_writes_provenance_with_profile_options_edition_and_key_version() -> Non
     assert "key version test-1" in method
     codes = [item.CodeValue for item in out.DeidentificationMethodCodeSequence]
     assert codes == ["113100", "113103", "113104", "113105", "113107", "113108"]
-    assert {item.CodingSchemeDesignator for item in out.DeidentificationMethodCodeSequence} == {"DCM"}
+    assert {
+        item.CodingSchemeDesignator for item in out.DeidentificationMethodCodeSequence
+    } == {"DCM"}
 
 
 def test_input_provenance_is_replaced_not_duplicated() -> None:
@@ -528,9 +535,7 @@ def test_pixel_profile_without_cleaner_is_refused_on_construction() -> None:
 
 def test_pixel_cleaner_seam_replaces_pixel_data() -> None:
     class Blackout:
-        def clean_pixel_data(
-            self, pixel_data: memoryview, **_: object
-        ) -> bytes:
+        def clean_pixel_data(self, pixel_data: memoryview, **_: object) -> bytes:
             return bytes(len(pixel_data))
 
     ds = base_dataset()

@@ -36,7 +36,9 @@ def test_reads_base64_key_and_defaults_version() -> None:
 
 
 def test_missing_key_names_both_settings() -> None:
-    with pytest.raises(ConfigurationError, match="MEDLAKE_KEYVAULT_URL.*MEDLAKE_DEID_KEY"):
+    with pytest.raises(
+        ConfigurationError, match=r"MEDLAKE_KEYVAULT_URL.*MEDLAKE_DEID_KEY"
+    ):
         load_deid_key({})
 
 
@@ -92,7 +94,7 @@ def test_ships_named_profiles_with_research_default() -> None:
 
 
 def test_unknown_profile_names_it_and_the_known_ones() -> None:
-    with pytest.raises(ValueError, match="'nope'.*basic"):
+    with pytest.raises(ValueError, match=r"'nope'.*basic"):
         load_profile("nope")
 
 
@@ -118,7 +120,7 @@ def test_full_and_modified_dates_exclude_each_other() -> None:
     "template", ["PREFIX-{digest:.60}", "P-{name}", "A\\{digest:.4}", "Ä{digest:.4}"]
 )
 def test_invalid_pseudonym_formats_are_refused(template: str) -> None:
-    with pytest.raises(ValueError, match="pseudonyms.patient_id"):
+    with pytest.raises(ValueError, match=r"pseudonyms\.patient_id"):
         profile_from_mapping("x", {"pseudonyms": {"patient_id": template}})
 
 
@@ -126,7 +128,9 @@ def test_invalid_pseudonym_formats_are_refused(template: str) -> None:
     ("code", "expected"),
     [("X/Z", "Z"), ("X/D", "D"), ("Z/D", "D"), ("X/Z/D", "D"), ("X/Z/U*", "U")],
 )
-def test_compound_codes_resolve_to_the_least_destructive(code: str, expected: str) -> None:
+def test_compound_codes_resolve_to_the_least_destructive(
+    code: str, expected: str
+) -> None:
     assert resolve_compound(code) == expected
 
 

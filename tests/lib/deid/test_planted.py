@@ -156,7 +156,7 @@ def planted_utf8() -> tuple[Dataset, list[str]]:
     ds.SpecificCharacterSet = "ISO_IR 192"
     ds.PatientName = "Ξενοφώντας^Ζηνοβία"
     ds.ReferringPhysicianName = "Дмитриевская^Агафья"
-    ds.StudyDescription = "КТ Ξενοφώντας"
+    ds.StudyDescription = "scan Ξενοφώντας"
     ds.PatientComments = "Ζηνοβία prefers mornings"
     return ds, ["Ξενοφώντας", "Ζηνοβία", "Дмитриевская", "Агафья"]
 

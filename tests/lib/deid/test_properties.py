@@ -15,8 +15,8 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
 )
 
-from lib.deid.parser import Encoding, parse_dataset
 from lib.deid.engine import _parse_file_meta
+from lib.deid.parser import Encoding, parse_dataset
 from tests.lib.deid.builders import base_dataset, deidentifier, to_part10
 
 # Identifiers that look like nothing else in the output: a marker plus letters.
@@ -104,6 +104,8 @@ def test_garbage_never_crashes_the_parser_with_anything_but_deid_errors(
     _, start = _parse_file_meta(view)
     mangled = data[:start] + noise
     try:
-        parse_dataset(memoryview(mangled), start, Encoding(True, syntax != ExplicitVRBigEndian))
+        parse_dataset(
+            memoryview(mangled), start, Encoding(True, syntax != ExplicitVRBigEndian)
+        )
     except ValueError as exc:  # DeidUnreadableError is a ValueError
         assert type(exc).__name__ == "DeidUnreadableError"
