@@ -18,7 +18,7 @@ __all__ = [
     "load_local_settings",
 ]
 
-# Development-only keys, documented in the README; real deployments use the keys
+# Development-only keys, documented in docs/devhost.md; real deployments use the keys
 # the Functions host generates. Each can be overridden by its environment setting.
 DEFAULT_FUNCTION_KEY = "medlake-dev-function-key"
 DEFAULT_MASTER_KEY = "medlake-dev-master-key"

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 from lib.deid.stage import DeidStage
 from lib.ingest import IngestPipeline, RejectionSink, Stage
+from lib.lake import LakeRejectionSink, LakeStage
 from lib.settings import Settings
 from lib.storage import blob_service_client
 
@@ -27,7 +28,9 @@ def build_pipeline(env: Mapping[str, str] | None = None) -> IngestPipeline:
     settings = Settings.from_env(env)
     service = blob_service_client(settings)
     stages: list[Stage] = [DeidStage.from_env(service, env)]
+    stages.append(LakeStage(service))
     sinks: list[RejectionSink] = []
+    sinks.append(LakeRejectionSink(service))
     return IngestPipeline.from_settings(
         settings, service=service, stages=stages, rejection_sinks=sinks
     )

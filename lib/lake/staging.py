@@ -1,0 +1,125 @@
+"""Staged rows: one small write-once blob per row, committed in batches later.
+
+A function instance never commits to a Delta table itself: concurrent commits
+conflict and every commit adds files. It writes each row as a JSON blob under
+``lake/staging/{table}/{natural key}.json`` instead. The name is the row's natural
+key, so a redelivered event or a duplicate upload writes the same name and
+``If-None-Match: *`` turns the second write into a no-op. The commit timer
+(:mod:`lib.lake.commit`) folds staged rows into the tables and deletes them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+import pyarrow as pa
+from azure.storage.blob import BlobServiceClient
+
+from lib.lake.schemas import TABLES, TableSpec
+from lib.lake.storage import STAGING_PREFIX
+from lib.storage import LAKE, write_once
+
+__all__ = ["STAGED_SCHEMA_VERSION", "Stager", "decode_rows", "staged_blob_name"]
+
+STAGED_SCHEMA_VERSION = 1
+# Natural keys are UIDs, hashes, dates and UUIDs; anything else in a blob name
+# would be a bug (and perhaps a leak), so it is refused rather than escaped.
+_KEY_PART = re.compile(r"^[A-Za-z0-9.\-]+$")
+
+
+def _key_part(spec: TableSpec, column: str, value: object) -> str:
+    text = value.isoformat() if isinstance(value, date) else str(value)
+    if not _KEY_PART.match(text):
+        raise ValueError(
+            f"table {spec.name}: key column {column} must be a UID, hash, date or UUID"
+        )
+    return text
+
+
+def staged_blob_name(spec: TableSpec, row: Mapping[str, Any]) -> str:
+    """``staging/{table}/{key parts joined by _}.json`` for ``row``.
+
+    Raises
+    ------
+    ValueError
+        A key column is missing or holds characters a key never has.
+    """
+    missing = [key for key in spec.keys if row.get(key) in (None, "")]
+    if missing:
+        raise ValueError(f"table {spec.name}: key column {missing[0]} is empty")
+    key = "_".join(_key_part(spec, column, row[column]) for column in spec.keys)
+    return f"{STAGING_PREFIX}/{spec.name}/{key}.json"
+
+
+def _encode(value: object) -> object:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"cannot stage a {type(value).__name__}")
+
+
+class Stager:
+    """Writes staged rows to the ``lake`` container.
+
+    Parameters
+    ----------
+    service : BlobServiceClient
+        The account holding the ``lake`` container.
+    """
+
+    def __init__(self, service: BlobServiceClient) -> None:
+        self._service = service
+
+    def stage(self, table: str, row: Mapping[str, Any]) -> str:
+        """Stage ``row`` for ``table``; return the staged blob's name.
+
+        Columns the table does not have are refused, so a typo cannot silently
+        drop a value; missing columns become null.
+
+        Raises
+        ------
+        ValueError
+            Unknown table, unknown column or an unusable key.
+        TransientError
+            Storage failed; the caller's event is retried.
+        """
+        spec = TABLES.get(table)
+        if spec is None or not spec.staged:
+            raise ValueError(f"table {table!r} does not take staged rows")
+        unknown = set(row) - set(spec.schema.names)
+        if unknown:
+            raise ValueError(
+                f"table {table}: no column {sorted(unknown)[0]} (see docs/tables.md)"
+            )
+        name = staged_blob_name(spec, row)
+        document = {"schemaVersion": STAGED_SCHEMA_VERSION, "table": table, "row": row}
+        data = json.dumps(document, default=_encode, sort_keys=True).encode()
+        write_once(self._service, LAKE, name, data, content_type="application/json")
+        return name
+
+
+def _decode(value: object, field: pa.Field) -> object:
+    if value is None or not isinstance(value, str):
+        return value
+    if pa.types.is_timestamp(field.type):
+        return datetime.fromisoformat(value)
+    if pa.types.is_date(field.type):
+        return date.fromisoformat(value)
+    return value
+
+
+def decode_rows(spec: TableSpec, documents: list[Mapping[str, Any]]) -> pa.Table:
+    """Staged documents as an Arrow table with ``spec``'s schema.
+
+    Columns a staged row has but the schema lacks are dropped: a row staged by a
+    newer deployment during a rollout must not block the commit of the others.
+    """
+    rows = [document["row"] for document in documents]
+    columns = {
+        field.name: [_decode(row.get(field.name), field) for row in rows]
+        for field in spec.schema
+    }
+    return pa.Table.from_pydict(columns, schema=spec.schema)
