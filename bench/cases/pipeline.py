@@ -2,8 +2,9 @@
 
 Both sides move the same blobs with the same parallelism (the dev host's worker
 count): the baseline downloads each blob from one container and uploads it to
-another; the pipeline is the dev host running the real app on ``incoming``, timed
-from the moment it answers until ``incoming`` is empty.
+another; the pipeline is the dev host running the real app (validate, archive,
+de-identify, publish, delete) on blobs already in ``incoming``, timed from the
+moment the host answers until ``incoming`` is empty.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tests.support.azurite import free_port, running_azurite
 from tests.support.devhost import running_devhost
 
 BUDGET = 0.5
+ROUNDS = 3
 
 
 def _upload_all(service: BlobServiceClient, container: str, blobs: list[bytes]) -> None:
@@ -34,9 +36,15 @@ def _upload_all(service: BlobServiceClient, container: str, blobs: list[bytes]) 
         )
 
 
-def _baseline(service: BlobServiceClient, blobs: list[bytes], workers: int) -> float:
+def _fresh_containers(service: BlobServiceClient) -> None:
+    for container in service.list_containers():
+        service.delete_container(container.name)
+    ensure_containers(service)
     service.create_container("benchsrc")
     service.create_container("benchdst")
+
+
+def _baseline(service: BlobServiceClient, blobs: list[bytes], workers: int) -> float:
     _upload_all(service, "benchsrc", blobs)
     source = service.get_container_client("benchsrc")
     target = service.get_container_client("benchdst")
@@ -53,26 +61,22 @@ def _baseline(service: BlobServiceClient, blobs: list[bytes], workers: int) -> f
 
 
 def _pipeline(
-    connection_string: str, service: BlobServiceClient, blobs: list[bytes], workers: int
+    env: dict[str, str],
+    port: int,
+    workers: int,
+    service: BlobServiceClient,
+    blobs: list[bytes],
 ) -> float:
+    # The blobs are in incoming before the host starts; the clock runs from
+    # the moment the host answers until incoming is empty.
     _upload_all(service, INCOMING, blobs)
-    port = free_port()
-    env = {
-        "MEDLAKE_STORAGE_CONNECTION": connection_string,
-        "MEDLAKE_DEV_MODE": "true",
-        "MEDLAKE_OUTCOME_TOPIC_ENDPOINT": (
-            f"http://127.0.0.1:{port}/runtime/topics/outcomes/api/events"
-        ),
-        "MEDLAKE_OUTCOME_TOPIC_KEY": "bench-topic-key",
-        "MEDLAKE_DEID_KEY": "42" * 32,
-        "MEDLAKE_DEVHOST_POLL_SECONDS": "0.5",
-    }
     incoming = service.get_container_client(INCOMING)
-    with running_devhost(env, port=port, workers=workers):
+    with running_devhost(env, port=port, workers=workers) as host:
         started = time.perf_counter()
         while any(True for _ in incoming.list_blobs(results_per_page=1)):
-            time.sleep(0.2)
+            time.sleep(0.05)
         elapsed = time.perf_counter() - started
+        host.wait_idle(timeout=60)
     archived = sum(1 for _ in service.get_container_client(RAW).list_blobs())
     if archived != len(blobs):
         raise RuntimeError(f"pipeline archived {archived} of {len(blobs)} blobs")
@@ -81,15 +85,34 @@ def _pipeline(
 
 def run(corpus: list[Path], workdir: Path) -> list[dict[str, Any]]:
     blobs = [p.read_bytes() for p in corpus]
-    workers = os.cpu_count() or 2
+    workers = int(os.environ.get("MEDLAKE_BENCH_WORKERS", "0")) or os.cpu_count() or 2
+    best_baseline = best_pipeline = float("inf")
     with running_azurite() as connection_string:
         service = BlobServiceClient.from_connection_string(connection_string)
         ensure_containers(service)
-        baseline = _baseline(service, blobs, workers)
-        pipeline = _pipeline(connection_string, service, blobs, workers)
+        port = free_port()
+        env = {
+            "MEDLAKE_STORAGE_CONNECTION": connection_string,
+            "MEDLAKE_DEV_MODE": "true",
+            "MEDLAKE_OUTCOME_TOPIC_ENDPOINT": (
+                f"http://127.0.0.1:{port}/runtime/topics/outcomes/api/events"
+            ),
+            "MEDLAKE_OUTCOME_TOPIC_KEY": "bench-topic-key",
+            "MEDLAKE_DEID_KEY": "42" * 32,
+            "MEDLAKE_DEVHOST_POLL_SECONDS": "0.2",
+        }
+        # Rounds alternate the two sides so a busy moment on the shared machine
+        # hits both; the best round of each is reported.
+        for _ in range(ROUNDS):
+            _fresh_containers(service)
+            best_baseline = min(best_baseline, _baseline(service, blobs, workers))
+            _fresh_containers(service)
+            best_pipeline = min(
+                best_pipeline, _pipeline(env, port, workers, service, blobs)
+            )
 
-    ours = len(blobs) / pipeline
-    theirs = len(blobs) / baseline
+    ours = len(blobs) / best_pipeline
+    theirs = len(blobs) / best_baseline
     return [
         {
             "case": "pipeline",

@@ -50,8 +50,11 @@ from lib.storage import (
     INCOMING,
     QUARANTINE,
     RAW,
+    SourceChangedError,
     blob_service_client,
+    copy_once,
     quarantine_blob_names,
+    quoted_etag,
     raw_blob_name,
     write_once,
 )
@@ -80,11 +83,6 @@ class IngestResult:
     location: str = ""
     codes: tuple[str, ...] = ()
     details: Mapping[str, Any] = field(default_factory=dict)
-
-
-def _quoted(etag: str) -> str:
-    # Event Grid reports eTags bare ("0x8D..."); HTTP If-Match wants them quoted.
-    return etag if etag.startswith('"') else f'"{etag}"'
 
 
 class IngestPipeline:
@@ -183,11 +181,22 @@ class IngestPipeline:
             self._faults.check("after_validate", sha256)
             upload = Upload(event, sha256, size, content, report)
 
-            if decision.verdict is Verdict.REJECT and decision.primary is not None:
-                result = self._reject(upload, decision.primary, decision.rejecting)
-            else:
-                warnings = tuple(f.code for f in decision.warnings)
-                result = self._accept(upload, warnings)
+            try:
+                if decision.verdict is Verdict.REJECT and decision.primary:
+                    result = self._reject(
+                        incoming, upload, decision.primary, decision.rejecting
+                    )
+                else:
+                    warnings = tuple(f.code for f in decision.warnings)
+                    result = self._accept(incoming, upload, warnings)
+            except SourceChangedError:
+                # Replaced or removed while we worked: the newer version has
+                # its own event, and a removal means another delivery finished.
+                logger.info(
+                    "ingest event=%s status=skipped reason=source-changed",
+                    event.event_id,
+                )
+                return IngestResult(IngestStatus.SKIPPED)
 
         self._publish(event, result)
         self._faults.check("before_delete", result.sha256)
@@ -213,7 +222,7 @@ class IngestPipeline:
         size = 0
         try:
             downloader = incoming.download_blob(
-                etag=_quoted(etag), match_condition=MatchConditions.IfNotModified
+                etag=quoted_etag(etag), match_condition=MatchConditions.IfNotModified
             )
             for chunk in downloader.chunks():
                 digest.update(chunk)
@@ -227,15 +236,17 @@ class IngestPipeline:
             ) from exc
         return digest.hexdigest(), size
 
-    def _accept(self, upload: Upload, warnings: tuple[str, ...]) -> IngestResult:
+    def _accept(
+        self, incoming: BlobClient, upload: Upload, warnings: tuple[str, ...]
+    ) -> IngestResult:
         name = raw_blob_name(upload.sha256)
-        data = upload.read_bytes() if self._stages else upload.content
         archived = self._archiver.submit(
-            self._write_once,
+            copy_once,
+            self._service,
+            incoming,
+            upload.event.etag,
             RAW,
             name,
-            data,
-            upload.size,
             metadata={"validation_warnings": ",".join(warnings) or "none"},
         )
         details: dict[str, Any] = {}
@@ -252,7 +263,9 @@ class IngestPipeline:
         self._faults.check("after_archive", upload.sha256)
 
         if rejection is not None:
-            return self._reject(upload, rejection.finding, (rejection.finding,))
+            return self._reject(
+                incoming, upload, rejection.finding, (rejection.finding,)
+            )
         return IngestResult(
             IngestStatus.ACCEPTED,
             sha256=upload.sha256,
@@ -263,14 +276,18 @@ class IngestPipeline:
         )
 
     def _reject(
-        self, upload: Upload, primary: Finding, rejecting: tuple[Finding, ...]
+        self,
+        incoming: BlobClient,
+        upload: Upload,
+        primary: Finding,
+        rejecting: tuple[Finding, ...],
     ) -> IngestResult:
         event = upload.event
         original_name, reason_name = quarantine_blob_names(
             upload.sha256, event.event_time
         )
         reason = _reason_record(upload, primary, rejecting)
-        self._write_once(QUARANTINE, original_name, upload.content, upload.size)
+        copy_once(self._service, incoming, event.etag, QUARANTINE, original_name)
         self._write_once(
             QUARANTINE,
             reason_name,
@@ -327,7 +344,7 @@ class IngestPipeline:
     def _delete_incoming(self, incoming: BlobClient, etag: str) -> None:
         try:
             incoming.delete_blob(
-                etag=_quoted(etag), match_condition=MatchConditions.IfNotModified
+                etag=quoted_etag(etag), match_condition=MatchConditions.IfNotModified
             )
         except ResourceNotFoundError:
             pass  # a concurrent delivery of the same event got there first

@@ -2,8 +2,11 @@
 
 from lib.storage.clients import (
     DICOM_CONTENT_TYPE,
+    SourceChangedError,
     blob_service_client,
+    copy_once,
     ensure_containers,
+    quoted_etag,
     write_once,
 )
 from lib.storage.layout import (
@@ -29,11 +32,14 @@ __all__ = [
     "LAKE",
     "QUARANTINE",
     "RAW",
+    "SourceChangedError",
     "blob_service_client",
+    "copy_once",
     "deadletter_blob_name",
     "deid_blob_name",
     "ensure_containers",
     "quarantine_blob_names",
+    "quoted_etag",
     "raw_blob_name",
     "write_once",
 ]

@@ -7,10 +7,17 @@ reached with a connection string or, preferably, a managed identity.
 from __future__ import annotations
 
 import contextlib
+import time
 from typing import IO, Any
 
-from azure.core.exceptions import AzureError, ResourceExistsError
-from azure.storage.blob import BlobServiceClient, ContentSettings
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceNotFoundError,
+)
+from azure.storage.blob import BlobClient, BlobServiceClient, ContentSettings
 
 from lib.errors import TransientError
 from lib.settings import Settings
@@ -84,4 +91,81 @@ def write_once(
         raise TransientError(
             f"writing to {container} failed ({type(exc).__name__})"
         ) from exc
+    return True
+
+
+COPY_TIMEOUT_SECONDS = 120.0
+
+
+class SourceChangedError(ResourceNotFoundError):
+    """The copy source is gone or no longer has the eTag it was read at."""
+
+
+def quoted_etag(etag: str) -> str:
+    """Event Grid reports eTags bare (``0x8D…``); HTTP conditions want quotes."""
+    return etag if etag.startswith('"') else f'"{etag}"'
+
+
+def copy_once(
+    service: BlobServiceClient,
+    source: BlobClient,
+    source_etag: str,
+    container: str,
+    name: str,
+    *,
+    metadata: dict[str, str] | None = None,
+) -> bool:
+    """Copy ``source`` at ``source_etag`` server-side, unless the target exists.
+
+    The storage service copies the bytes (Copy Blob within one account), so the
+    function never uploads the original again, and the ``If-Match`` on the
+    source guarantees the copy is exactly the version that was validated.
+    Returns True if this call created the target.
+
+    Raises
+    ------
+    SourceChangedError
+        The source was deleted or replaced since it was read.
+    TransientError
+        Storage failed, or the copy did not finish in time.
+    """
+    target = service.get_blob_client(container, name)
+    try:
+        copy = target.start_copy_from_url(
+            source.url,
+            metadata=metadata,
+            source_etag=quoted_etag(source_etag),
+            source_match_condition=MatchConditions.IfNotModified,
+            match_condition=MatchConditions.IfMissing,
+        )
+    except ResourceExistsError:
+        return False
+    except ResourceNotFoundError as exc:
+        raise SourceChangedError("the copy source no longer exists") from exc
+    except HttpResponseError as exc:
+        if exc.status_code == 412 and getattr(exc, "error_code", None) == (
+            "SourceConditionNotMet"
+        ):
+            raise SourceChangedError("the copy source was replaced") from exc
+        if exc.status_code in (409, 412):
+            return False  # the target exists: If-None-Match: * failed
+        raise TransientError(
+            f"copying into {container} failed ({type(exc).__name__})"
+        ) from exc
+    except AzureError as exc:
+        raise TransientError(
+            f"copying into {container} failed ({type(exc).__name__})"
+        ) from exc
+
+    # Copies within one account usually finish at once; a pending one is
+    # polled (Azure docs, "Copy Blob": the copy may complete asynchronously).
+    status = copy.get("copy_status")
+    deadline = time.monotonic() + COPY_TIMEOUT_SECONDS
+    while status == "pending":
+        if time.monotonic() > deadline:
+            raise TransientError(f"copy into {container} still pending; retrying")
+        time.sleep(0.2)
+        status = target.get_blob_properties().copy.status
+    if status != "success":
+        raise TransientError(f"copy into {container} ended with status {status}")
     return True

@@ -51,8 +51,11 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float) 
 
 
 @contextmanager
-def running_azurite(timeout: float = 30.0) -> Iterator[str]:
-    """Run Azurite's blob service; yield its connection string."""
+def running_azurite(timeout: float = 30.0, *, in_memory: bool = False) -> Iterator[str]:
+    """Run Azurite's blob service; yield its connection string.
+
+    ``in_memory`` keeps blobs in memory instead of the temporary workspace.
+    """
     if not AZURITE_BLOB.exists():
         raise RuntimeError("Azurite is not installed: run `npm ci` (make setup)")
     workspace = Path(tempfile.mkdtemp(prefix="medlake-azurite-"))
@@ -69,6 +72,7 @@ def running_azurite(timeout: float = 30.0) -> Iterator[str]:
             "--skipApiVersionCheck",
             "--disableTelemetry",
             "--silent",
+            *(["--inMemoryPersistence"] if in_memory else []),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
