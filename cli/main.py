@@ -9,6 +9,8 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 
+from azure.core.exceptions import AzureError, ServiceRequestError
+
 import cli.commands
 from lib.errors import MedlakeError
 
@@ -45,6 +47,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except MedlakeError as exc:
+        print(f"medlake {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except ServiceRequestError:
+        print(
+            f"medlake {args.command}: cannot reach blob storage; is the local "
+            "stack up (`make up`), or is MEDLAKE_STORAGE_CONNECTION right?",
+            file=sys.stderr,
+        )
+        return 2
+    except AzureError as exc:
+        # The SDK's message names the operation and the service's error code.
+        print(f"medlake {args.command}: storage error: {exc.message}", file=sys.stderr)
+        return 2
+    except OSError as exc:
         print(f"medlake {args.command}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

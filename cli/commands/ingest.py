@@ -98,13 +98,13 @@ def upload_one(service: BlobServiceClient, path: Path) -> Uploaded:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = load_settings(LOCAL_SETTINGS, args.connection_string)
-    service = blob_service_client(settings)
-    ensure_containers(service)
     files = list(iter_files(args.paths))
     if not files:
         print("nothing to ingest: no files under the given paths", file=sys.stderr)
         return 1
+    settings = load_settings(LOCAL_SETTINGS, args.connection_string)
+    service = blob_service_client(settings, interactive=True)
+    ensure_containers(service)
 
     started = time.monotonic()
     since = datetime.now(UTC)

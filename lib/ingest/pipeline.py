@@ -174,10 +174,12 @@ class IngestPipeline:
                 return IngestResult(IngestStatus.SKIPPED)
 
             content.seek(0)
+            validate_started = time.perf_counter()
             report = validate(
                 content, size=size, max_upload_bytes=self._max_upload_bytes
             )
             decision = self._policy.decide(report)
+            validate_ms = (time.perf_counter() - validate_started) * 1000
             self._faults.check("after_validate", sha256)
             upload = Upload(event, sha256, size, content, report)
 
@@ -188,7 +190,7 @@ class IngestPipeline:
                     )
                 else:
                     warnings = tuple(f.code for f in decision.warnings)
-                    result = self._accept(incoming, upload, warnings)
+                    result = self._accept(incoming, upload, warnings, validate_ms)
             except SourceChangedError:
                 # Replaced or removed while we worked: the newer version has
                 # its own event, and a removal means another delivery finished.
@@ -237,7 +239,11 @@ class IngestPipeline:
         return digest.hexdigest(), size
 
     def _accept(
-        self, incoming: BlobClient, upload: Upload, warnings: tuple[str, ...]
+        self,
+        incoming: BlobClient,
+        upload: Upload,
+        warnings: tuple[str, ...],
+        validate_ms: float,
     ) -> IngestResult:
         name = raw_blob_name(upload.sha256)
         archived = self._archiver.submit(
@@ -249,11 +255,16 @@ class IngestPipeline:
             name,
             metadata={"validation_warnings": ",".join(warnings) or "none"},
         )
-        details: dict[str, Any] = {}
+        # Each stage's duration goes with its result, for the lake's timing
+        # columns and the outcome event.
+        details: dict[str, Any] = {"validation": {"elapsed_ms": round(validate_ms, 1)}}
         rejection: StageRejection | None = None
         try:
             for stage in self._stages:
-                details[stage.name] = dict(stage.run(upload, details))
+                stage_started = time.perf_counter()
+                result = dict(stage.run(upload, details))
+                elapsed = (time.perf_counter() - stage_started) * 1000
+                details[stage.name] = {**result, "elapsed_ms": round(elapsed, 1)}
         except StageRejection as exc:
             rejection = exc
         finally:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Iterator
 
 from azure.core.exceptions import (
@@ -31,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 LEASE_SECONDS = 60  # the longest finite lease Blob Storage grants
 RENEW_EVERY_SECONDS = 15.0
+POLL_SECONDS = 1.0
 
 
 class LakeBusy(Exception):
@@ -47,14 +49,45 @@ def _renew(lease: BlobLeaseClient, stop: threading.Event) -> None:
             logger.warning("lake lock renewal failed (%s)", type(exc).__name__)
 
 
+def _acquire(lease: BlobLeaseClient, name: str, wait_seconds: float) -> None:
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            lease.acquire(lease_duration=LEASE_SECONDS)
+            return
+        except HttpResponseError as exc:
+            if exc.status_code != 409:
+                raise TransientError(
+                    f"taking the lake {name} lock failed ({type(exc).__name__})"
+                ) from exc
+            if time.monotonic() >= deadline:
+                raise LakeBusy(name) from exc
+            time.sleep(POLL_SECONDS)
+        except AzureError as exc:
+            raise TransientError(
+                f"taking the lake {name} lock failed ({type(exc).__name__})"
+            ) from exc
+
+
 @contextlib.contextmanager
-def commit_lock(service: BlobServiceClient, name: str = "commit") -> Iterator[None]:
+def commit_lock(
+    service: BlobServiceClient, name: str = "commit", *, wait_seconds: float = 0.0
+) -> Iterator[None]:
     """Hold the lease on ``lake/_locks/{name}`` for the ``with`` block.
+
+    Parameters
+    ----------
+    service : BlobServiceClient
+        The account holding the ``lake`` container.
+    name : str
+        The lock blob's name under ``lake/_locks/``.
+    wait_seconds : float
+        How long to wait for a holder to finish; 0: give up at once.
 
     Raises
     ------
     LakeBusy
-        Another run holds the lease.
+        Another run holds the lease (still, after ``wait_seconds``).
     TransientError
         Storage failed.
     """
@@ -62,18 +95,7 @@ def commit_lock(service: BlobServiceClient, name: str = "commit") -> Iterator[No
     with contextlib.suppress(ResourceExistsError):
         blob.upload_blob(b"", overwrite=False)
     lease = BlobLeaseClient(blob)
-    try:
-        lease.acquire(lease_duration=LEASE_SECONDS)
-    except HttpResponseError as exc:
-        if exc.status_code == 409:
-            raise LakeBusy(name) from exc
-        raise TransientError(
-            f"taking the lake {name} lock failed ({type(exc).__name__})"
-        ) from exc
-    except AzureError as exc:
-        raise TransientError(
-            f"taking the lake {name} lock failed ({type(exc).__name__})"
-        ) from exc
+    _acquire(lease, name, wait_seconds)
 
     stop = threading.Event()
     renewer = threading.Thread(

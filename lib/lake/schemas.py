@@ -100,6 +100,8 @@ INSTANCES = TableSpec(
             ("ingest_time", TIMESTAMP),
             ("processed_time", TIMESTAMP),
             ("pipeline_ms", pa.int64()),
+            ("validate_ms", pa.int64()),
+            ("deid_ms", pa.int64()),
             ("committed_time", TIMESTAMP),
             ("ingest_date", pa.date32()),
         ]

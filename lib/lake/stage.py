@@ -42,12 +42,21 @@ def _int_or_none(value: object) -> int | None:
         return None
 
 
+def _ms_or_none(value: object) -> int | None:
+    if isinstance(value, int | float):
+        return max(0, round(value))
+    return None
+
+
 def _str_or_none(value: object) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
 def instance_row(
-    upload: Upload, deid: Mapping[str, Any], processed_time: datetime
+    upload: Upload,
+    deid: Mapping[str, Any],
+    processed_time: datetime,
+    validation: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The ``instances`` row of one de-identified upload.
 
@@ -80,6 +89,8 @@ def instance_row(
         "pipeline_ms": max(
             0, round((processed_time - ingest_time).total_seconds() * 1000)
         ),
+        "validate_ms": _ms_or_none((validation or {}).get("elapsed_ms")),
+        "deid_ms": _ms_or_none(deid.get("elapsed_ms")),
         "ingest_date": ingest_time.date(),
     }
 
@@ -136,7 +147,7 @@ class LakeStage:
             raise ConfigurationError(
                 "the lake stage needs the deid stage before it (lib/composition.py)"
             )
-        row = instance_row(upload, deid, datetime.now(UTC))
+        row = instance_row(upload, deid, datetime.now(UTC), earlier.get("validation"))
         return {"staged": self._stager.stage(INSTANCES.name, row)}
 
 

@@ -10,6 +10,7 @@ key, so a redelivered event or a duplicate upload writes the same name and
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Mapping
@@ -26,6 +27,8 @@ from lib.storage import LAKE, write_once
 __all__ = ["STAGED_SCHEMA_VERSION", "Stager", "decode_rows", "staged_blob_name"]
 
 STAGED_SCHEMA_VERSION = 1
+ROW_METADATA = "row"
+MAX_INLINE_METADATA = 7 * 1024
 # Natural keys are UIDs, hashes, dates and UUIDs; anything else in a blob name
 # would be a bug (and perhaps a leak), so it is refused rather than escaped.
 _KEY_PART = re.compile(r"^[A-Za-z0-9.\-]+$")
@@ -97,8 +100,35 @@ class Stager:
         name = staged_blob_name(spec, row)
         document = {"schemaVersion": STAGED_SCHEMA_VERSION, "table": table, "row": row}
         data = json.dumps(document, default=_encode, sort_keys=True).encode()
-        write_once(self._service, LAKE, name, data, content_type="application/json")
+        write_once(
+            self._service,
+            LAKE,
+            name,
+            data,
+            content_type="application/json",
+            metadata=inline_metadata(data),
+        )
         return name
+
+
+def inline_metadata(data: bytes) -> dict[str, str] | None:
+    """The staged document again, base64 in blob metadata, when it fits.
+
+    Listing a container returns metadata with the names (5,000 per request), so
+    the committer reads a whole batch without one GET per row. Metadata is
+    limited to 8 KiB and must be ASCII, hence base64 and the size check; a row
+    that does not fit is read from the blob's content instead.
+    """
+    encoded = base64.b64encode(data).decode("ascii")
+    if len(encoded) > MAX_INLINE_METADATA:
+        return None
+    return {ROW_METADATA: encoded}
+
+
+def document_from_metadata(metadata: Mapping[str, str] | None) -> Any:
+    """The staged document carried in ``metadata``, or None if it is not there."""
+    encoded = (metadata or {}).get(ROW_METADATA)
+    return json.loads(base64.b64decode(encoded)) if encoded else None
 
 
 def _decode(value: object, field: pa.Field) -> object:

@@ -28,9 +28,18 @@ from lib.storage.layout import ALL_CONTAINERS
 # the SDK for an emulator that cannot skip the check.
 
 
-def blob_service_client(settings: Settings) -> BlobServiceClient:
-    """A client for the account named by ``settings``."""
+def blob_service_client(
+    settings: Settings, *, interactive: bool = False
+) -> BlobServiceClient:
+    """A client for the account named by ``settings``.
+
+    ``interactive`` clients (the CLI) give up at once on a refused connection
+    and retry other failures twice: the SDK's defaults (10 retries, backoff from
+    15 s) keep a user waiting for minutes when the emulator is simply down.
+    """
     options: dict[str, Any] = {}
+    if interactive:
+        options.update(retry_total=2, retry_connect=0)
     if settings.storage_api_version:
         options["api_version"] = settings.storage_api_version
     if settings.storage_connection_string:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 
@@ -11,7 +12,7 @@ from azure.storage.blob import BlobServiceClient
 from lib.errors import TransientError
 from lib.ingest import IngestPipeline
 from lib.ingest.pipeline import IngestStatus
-from lib.lake import LakeCommitter, LakeLocation, LakeSettings
+from lib.lake import LakeBusy, LakeCommitter, LakeLocation, LakeSettings, commit_lock
 from tests.lib.lake.conftest import ingest, instance, read, staged, upload
 from tests.support.malformed import MALFORMED
 
@@ -185,3 +186,49 @@ def test_overlapping_commit_runs_commit_each_staged_row_once(
     assert staged(blob_service) == []
     if use_lock:
         assert sum(r.skipped for r in results) <= 1
+
+
+def test_rows_too_large_for_metadata_are_read_from_the_blob(
+    pipeline: IngestPipeline,
+    blob_service: BlobServiceClient,
+    committer: LakeCommitter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("lib.lake.staging.MAX_INLINE_METADATA", 0)
+    ingest(pipeline, blob_service, instance(8))
+    [name] = staged(blob_service)
+    properties = blob_service.get_blob_client("lake", name).get_blob_properties()
+    assert properties.metadata == {}
+
+    committer.commit()
+
+    assert read(committer, "instances").num_rows == 1
+
+
+def test_commit_skips_while_another_run_holds_the_lease(
+    pipeline: IngestPipeline, blob_service: BlobServiceClient, committer: LakeCommitter
+) -> None:
+    ingest(pipeline, blob_service, instance(9))
+
+    with commit_lock(blob_service):
+        result = committer.commit()
+        with pytest.raises(LakeBusy), commit_lock(blob_service, wait_seconds=0.5):
+            pass
+
+    assert result.skipped
+    assert len(staged(blob_service)) == 1
+    assert committer.commit().inserted["instances"] == 1
+
+
+def test_row_staged_for_an_unknown_table_is_left_for_a_newer_committer(
+    pipeline: IngestPipeline, blob_service: BlobServiceClient, committer: LakeCommitter
+) -> None:
+    ingest(pipeline, blob_service, instance(10))
+    future = "staging/future/2.25.1.json"
+    document = {"schemaVersion": 1, "table": "future", "row": {"x": 1}}
+    blob_service.get_blob_client("lake", future).upload_blob(json.dumps(document))
+
+    result = committer.commit()
+
+    assert result.inserted["instances"] == 1
+    assert staged(blob_service) == [future]
