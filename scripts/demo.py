@@ -15,6 +15,7 @@ import stack
 ROOT = stack.ROOT
 SAMPLES = ROOT / ".data" / "samples"
 MEDLAKE = ROOT / ".venv" / "bin" / "medlake"
+REPORT = ROOT / ".data" / "medlake-report.html"
 
 
 def main() -> int:
@@ -29,6 +30,12 @@ def main() -> int:
     )
     print(f"total time {time.monotonic() - started:.1f}s")
 
+    # The commit timer runs each minute; committing now shows the figures at once.
+    print("\nanalytics (the lake's Delta tables):")
+    subprocess.run(
+        [str(MEDLAKE), "report", "--commit", "--out", str(REPORT)], cwd=ROOT
+    )
+
     base = f"http://127.0.0.1:{stack.DEVHOST_PORT}"
     print(
         "\nserving until Ctrl-C:\n"
@@ -36,6 +43,7 @@ def main() -> int:
         f"  dev host status {base}/runtime/status\n"
         f"  outcome events  {base}/runtime/topics/outcomes/events"
         "  (header x-functions-key: medlake-dev-master-key)\n"
+        f"  report          {REPORT}\n"
         "  storage         Azurite on 127.0.0.1:10000 (Azure Storage Explorer works)\n"
         "  add files with  .venv/bin/medlake ingest PATH"
     )

@@ -12,9 +12,14 @@ import base64
 import binascii
 import re
 from collections.abc import Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from lib.errors import ConfigurationError
+from lib.errors import ConfigurationError, TransientError
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
 
 __all__ = [
     "KEYVAULT_SECRET_NAME",
@@ -104,25 +109,40 @@ def parse_key_text(text: str, setting: str) -> bytes:
     return secret
 
 
-def load_deid_key(env: Mapping[str, str]) -> DeidKey:
+def load_deid_key(
+    env: Mapping[str, str],
+    *,
+    credential: TokenCredential | None = None,
+    client_options: Mapping[str, Any] | None = None,
+) -> DeidKey:
     """Read the key from Key Vault (Azure) or from local settings.
 
     Parameters
     ----------
     env : Mapping[str, str]
         Settings. ``MEDLAKE_KEYVAULT_URL`` selects Key Vault (secret
-        ``deid-hmac-key`` read with ``DefaultAzureCredential``; its version is the
-        key version). Otherwise ``MEDLAKE_DEID_KEY`` (hex or base64, at least 32
-        bytes) and ``MEDLAKE_DEID_KEY_VERSION`` (default ``local``).
+        ``deid-hmac-key``, hex or base64; its latest version is read and the
+        Key Vault version id is the key version). Otherwise ``MEDLAKE_DEID_KEY``
+        (hex or base64, at least 32 bytes) and ``MEDLAKE_DEID_KEY_VERSION``
+        (default ``local``).
+    credential : TokenCredential, optional
+        Credential for Key Vault; ``DefaultAzureCredential`` when omitted (as in
+        production). Unused without ``MEDLAKE_KEYVAULT_URL``.
+    client_options : Mapping[str, Any], optional
+        Keyword arguments for ``SecretClient``, such as ``connection_verify`` or
+        ``retry_total``. Unused without ``MEDLAKE_KEYVAULT_URL``.
 
     Raises
     ------
     ConfigurationError
-        Neither source is configured, or the secret is malformed.
+        Neither source is configured, the secret is missing, malformed or empty,
+        or Key Vault refuses the credential.
+    TransientError
+        Key Vault could not be reached or failed on its side; worth retrying.
     """
     vault_url = env.get("MEDLAKE_KEYVAULT_URL", "").strip()
     if vault_url:
-        return _load_from_key_vault(vault_url)
+        return _load_from_key_vault(vault_url, credential, client_options or {})
 
     text = env.get("MEDLAKE_DEID_KEY", "")
     if not text.strip():
@@ -139,25 +159,77 @@ def load_deid_key(env: Mapping[str, str]) -> DeidKey:
         raise ConfigurationError(f"MEDLAKE_DEID_KEY_VERSION: {exc}") from exc
 
 
-def _load_from_key_vault(vault_url: str) -> DeidKey:
+def _load_from_key_vault(
+    vault_url: str,
+    credential: TokenCredential | None,
+    client_options: Mapping[str, Any],
+) -> DeidKey:
     # Imported here so local runs and the CLI do not pay for the Azure SDK.
-    from azure.core.exceptions import AzureError
-    from azure.identity import DefaultAzureCredential
+    from azure.core.exceptions import (
+        AzureError,
+        ClientAuthenticationError,
+        HttpResponseError,
+        ResourceNotFoundError,
+        ServiceRequestError,
+        ServiceResponseError,
+    )
     from azure.keyvault.secrets import SecretClient
 
-    client = SecretClient(vault_url=vault_url, credential=DefaultAzureCredential())
-    try:
-        secret = client.get_secret(KEYVAULT_SECRET_NAME)
-    except AzureError as exc:
-        raise ConfigurationError(
-            f"cannot read secret {KEYVAULT_SECRET_NAME} from MEDLAKE_KEYVAULT_URL: "
-            f"{type(exc).__name__}"
-        ) from exc
+    source = f"Key Vault secret {KEYVAULT_SECRET_NAME} (MEDLAKE_KEYVAULT_URL)"
+    with ExitStack() as stack:
+        # A credential made here is closed here; a caller's stays the caller's.
+        if credential is None:
+            from azure.identity import DefaultAzureCredential
+
+            credential = stack.enter_context(DefaultAzureCredential())
+        client = stack.enter_context(
+            SecretClient(vault_url=vault_url, credential=credential, **client_options)
+        )
+        try:
+            secret = client.get_secret(KEYVAULT_SECRET_NAME)
+        except ResourceNotFoundError as exc:
+            raise ConfigurationError(
+                f"{source} does not exist: create it (hex or base64, at least "
+                f"{MIN_KEY_BYTES} bytes) or correct MEDLAKE_KEYVAULT_URL"
+            ) from exc
+        except ClientAuthenticationError as exc:
+            # Raised both by the credential (no identity available) and for a 401
+            # that survives Key Vault's challenge, i.e. a token the vault rejects.
+            raise ConfigurationError(
+                f"cannot read {source}: authentication failed "
+                f"({type(exc).__name__}); check the managed identity or "
+                "DefaultAzureCredential settings"
+            ) from exc
+        except (ServiceRequestError, ServiceResponseError) as exc:
+            raise TransientError(
+                f"cannot reach MEDLAKE_KEYVAULT_URL to read {KEYVAULT_SECRET_NAME}: "
+                f"{type(exc).__name__}"
+            ) from exc
+        except HttpResponseError as exc:
+            status = exc.status_code or 0
+            error_code = exc.error.code if exc.error is not None else None
+            detail = f"HTTP {status}" + (f" {error_code}" if error_code else "")
+            if status == 429 or status >= 500:
+                raise TransientError(
+                    f"Key Vault at MEDLAKE_KEYVAULT_URL failed to return "
+                    f"{KEYVAULT_SECRET_NAME}: {detail}"
+                ) from exc
+            if status == 403:
+                raise ConfigurationError(
+                    f"cannot read {source}: access denied ({detail}); grant the "
+                    "identity the Key Vault Secrets User role or get permission"
+                ) from exc
+            raise ConfigurationError(f"cannot read {source}: {detail}") from exc
+        except AzureError as exc:
+            raise ConfigurationError(
+                f"cannot read {source}: {type(exc).__name__}"
+            ) from exc
+
     if not secret.value:
-        raise ConfigurationError(f"Key Vault secret {KEYVAULT_SECRET_NAME} is empty")
-    version = secret.properties.version or ""
+        raise ConfigurationError(f"{source} is empty")
+    key_bytes = parse_key_text(secret.value, source)
     # Key Vault versions are 32 hex characters, well within the LO limit.
-    return DeidKey(
-        secret=parse_key_text(secret.value, KEYVAULT_SECRET_NAME),
-        version=version,
-    )
+    try:
+        return DeidKey(secret=key_bytes, version=secret.properties.version or "")
+    except ValueError as exc:
+        raise ConfigurationError(f"{source} has no usable version: {exc}") from exc

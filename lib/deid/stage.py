@@ -65,12 +65,13 @@ class DeidStage:
         )
         data = result.data
         # First write wins: a later upload with the same SOP Instance UID (a
-        # re-send with an edited header) keeps its original in raw, and the
-        # outcome says its de-identified copy was not replaced.
-        written = write_once(self._service, DEID, name, data, length=len(data))
+        # re-send with an edited header) keeps its original in raw, but does
+        # not replace the de-identified copy.
+        upload.writes.submit(
+            write_once, self._service, DEID, name, data, length=len(data)
+        )
         return {
             "location": f"{DEID}/{name}",
-            "written": written,
             "studyInstanceUID": result.study_instance_uid,
             "seriesInstanceUID": result.series_instance_uid,
             "sopInstanceUID": result.sop_instance_uid,

@@ -2,7 +2,7 @@
 
 from lib.ingest.faults import FaultInjector, InjectedFault
 from lib.ingest.pipeline import IngestPipeline, IngestResult, IngestStatus
-from lib.ingest.stages import RejectionSink, Stage, StageRejection, Upload
+from lib.ingest.stages import RejectionSink, Stage, StageRejection, Upload, WriteSet
 
 __all__ = [
     "FaultInjector",
@@ -14,4 +14,5 @@ __all__ = [
     "Stage",
     "StageRejection",
     "Upload",
+    "WriteSet",
 ]

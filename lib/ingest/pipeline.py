@@ -43,7 +43,13 @@ from lib.events import (
     outcome_publisher,
 )
 from lib.ingest.faults import FaultInjector
-from lib.ingest.stages import RejectionSink, Stage, StageRejection, Upload
+from lib.ingest.stages import (
+    RejectionSink,
+    Stage,
+    StageRejection,
+    Upload,
+    WriteSet,
+)
 from lib.settings import Settings
 from lib.storage import (
     DICOM_CONTENT_TYPE,
@@ -126,10 +132,9 @@ class IngestPipeline:
         self._spool_threshold_bytes = spool_threshold_bytes
         self._stages = tuple(stages)
         self._rejection_sinks = tuple(rejection_sinks)
-        # One thread archives the original while the stages work on the bytes:
-        # the archive is an independent write, and overlapping it hides a
-        # storage round trip per upload.
-        self._archiver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive")
+        # Threads for the storage writes of one upload (see WriteSet); each
+        # upload has at most a handful in flight.
+        self._writer = ThreadPoolExecutor(max_workers=4, thread_name_prefix="write")
         self._faults = faults or FaultInjector()
 
     @classmethod
@@ -181,7 +186,9 @@ class IngestPipeline:
             decision = self._policy.decide(report)
             validate_ms = (time.perf_counter() - validate_started) * 1000
             self._faults.check("after_validate", sha256)
-            upload = Upload(event, sha256, size, content, report)
+            upload = Upload(
+                event, sha256, size, content, report, WriteSet(self._writer)
+            )
 
             try:
                 if decision.verdict is Verdict.REJECT and decision.primary:
@@ -246,7 +253,7 @@ class IngestPipeline:
         validate_ms: float,
     ) -> IngestResult:
         name = raw_blob_name(upload.sha256)
-        archived = self._archiver.submit(
+        upload.writes.submit(
             copy_once,
             self._service,
             incoming,
@@ -268,9 +275,9 @@ class IngestPipeline:
         except StageRejection as exc:
             rejection = exc
         finally:
-            # The archive must be in place before anything else happens,
-            # whatever the stages did.
-            archived.result()
+            # The archive and every stage's writes are in place before anything
+            # else happens, whatever the stages did.
+            upload.writes.wait()
         self._faults.check("after_archive", upload.sha256)
 
         if rejection is not None:
@@ -298,17 +305,21 @@ class IngestPipeline:
             upload.sha256, event.event_time
         )
         reason = _reason_record(upload, primary, rejecting)
-        copy_once(self._service, incoming, event.etag, QUARANTINE, original_name)
-        self._write_once(
+        location = f"{QUARANTINE}/{original_name}"
+        upload.writes.submit(
+            copy_once, self._service, incoming, event.etag, QUARANTINE, original_name
+        )
+        upload.writes.submit(
+            self._write_once,
             QUARANTINE,
             reason_name,
             json.dumps(reason, indent=2, sort_keys=True).encode(),
             None,
             content_type="application/json",
         )
-        location = f"{QUARANTINE}/{original_name}"
         for sink in self._rejection_sinks:
             sink.record(upload, primary, location)
+        upload.writes.wait()
         return IngestResult(
             IngestStatus.REJECTED,
             sha256=upload.sha256,

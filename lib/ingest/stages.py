@@ -9,8 +9,10 @@ Stages must be idempotent: a redelivered event runs them again.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from concurrent import futures
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
 from lib.errors import MedlakeError
@@ -26,6 +28,42 @@ class StageRejection(MedlakeError):
         self.finding = finding
 
 
+class WriteSet:
+    """The storage writes of one upload, run concurrently.
+
+    Stages compute in order but their writes (archive copy, de-identified
+    instance, staged lake rows) are independent, so they overlap: each costs a
+    storage round trip, and waiting for them one after another would dominate
+    the time per upload. :meth:`wait` returns when every write has finished and
+    raises the first failure, before anything is published or deleted.
+
+    Without an executor, writes run at once in the caller's thread (for tests
+    and tools that use a stage on its own).
+    """
+
+    def __init__(self, executor: Executor | None = None) -> None:
+        self._executor = executor
+        self._pending: list[Future[object]] = []
+
+    def submit(
+        self, write: Callable[..., object], /, *args: Any, **kwargs: Any
+    ) -> None:
+        """Start ``write(*args, **kwargs)``."""
+        if self._executor is None:
+            write(*args, **kwargs)
+            return
+        self._pending.append(self._executor.submit(write, *args, **kwargs))
+
+    def wait(self) -> None:
+        """Wait for every write; raise the first one's exception, if any."""
+        pending, self._pending = self._pending, []
+        futures.wait(pending)
+        for future in pending:
+            error = future.exception()
+            if error is not None:
+                raise error
+
+
 @dataclass(frozen=True)
 class Upload:
     """One upload being processed: its content, hash and validation report.
@@ -39,6 +77,7 @@ class Upload:
     size: int
     content: IO[bytes]
     report: ValidationReport
+    writes: WriteSet = field(default_factory=WriteSet, compare=False)
 
     def read_bytes(self) -> bytes:
         """The whole upload, read once and shared by every stage."""

@@ -17,7 +17,7 @@ from azure.storage.blob import BlobServiceClient
 from lib.errors import ConfigurationError
 from lib.ingest import Upload
 from lib.lake.schemas import INSTANCES, REJECTIONS
-from lib.lake.staging import Stager
+from lib.lake.staging import Stager, staged_blob_name
 from lib.validation import Finding
 
 __all__ = ["LakeRejectionSink", "LakeStage", "instance_row", "rejection_row"]
@@ -148,7 +148,10 @@ class LakeStage:
                 "the lake stage needs the deid stage before it (lib/composition.py)"
             )
         row = instance_row(upload, deid, datetime.now(UTC), earlier.get("validation"))
-        return {"staged": self._stager.stage(INSTANCES.name, row)}
+        # The write joins the upload's other writes (see WriteSet); the name is
+        # deterministic, so it is known before the write lands.
+        upload.writes.submit(self._stager.stage, INSTANCES.name, row)
+        return {"staged": staged_blob_name(INSTANCES, row)}
 
 
 class LakeRejectionSink:
@@ -165,7 +168,9 @@ class LakeRejectionSink:
 
     def record(self, upload: Upload, finding: Finding, location: str) -> None:
         """Stage the row (``location`` is not stored: it repeats the hash)."""
-        self._stager.stage(REJECTIONS.name, rejection_row(upload, finding, _now()))
+        upload.writes.submit(
+            self._stager.stage, REJECTIONS.name, rejection_row(upload, finding, _now())
+        )
 
 
 def _now() -> datetime:

@@ -1,11 +1,11 @@
-"""Keys from settings or Key Vault, and profiles from configuration."""
+"""Keys from settings, and profiles from configuration.
+
+Key Vault is covered by the contract tests in ``test_keyvault_contract.py``.
+"""
 
 from __future__ import annotations
 
 import base64
-import sys
-import types
-from typing import Any
 
 import pytest
 
@@ -51,33 +51,6 @@ def test_short_key_is_refused_without_echoing_it() -> None:
 def test_key_repr_redacts_the_secret() -> None:
     text = repr(DeidKey(SECRET, "v1"))
     assert SECRET.hex() not in text and "redacted" in text
-
-
-def test_reads_key_and_version_from_key_vault(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: dict[str, Any] = {}
-
-    class FakeSecretClient:
-        def __init__(self, vault_url: str, credential: object) -> None:
-            calls["url"] = vault_url
-
-        def get_secret(self, name: str) -> Any:
-            calls["name"] = name
-            return types.SimpleNamespace(
-                value=SECRET.hex(),
-                properties=types.SimpleNamespace(version="0123abcd"),
-            )
-
-    fake = types.ModuleType("azure.keyvault.secrets")
-    fake.SecretClient = FakeSecretClient  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "azure.keyvault.secrets", fake)
-    identity = types.ModuleType("azure.identity")
-    identity.DefaultAzureCredential = lambda: object()  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "azure.identity", identity)
-
-    key = load_deid_key({"MEDLAKE_KEYVAULT_URL": "https://vault.example"})
-
-    assert calls == {"url": "https://vault.example", "name": "deid-hmac-key"}
-    assert key.secret == SECRET and key.version == "0123abcd"
 
 
 def test_ships_named_profiles_with_research_default() -> None:
