@@ -84,6 +84,9 @@ class Settings:
         Dev mode only: fault points to trigger, ``POINT:COUNT`` comma-separated.
     fault_state_dir : str
         Dev mode only: folder that counts injected faults across processes.
+    storage_proxy_from_env : bool
+        Let the pipeline's storage clients honour ``HTTP(S)_PROXY``; off by
+        default (see ``lib.storage.clients``).
     """
 
     storage_connection_string: str = AZURITE_CONNECTION_STRING
@@ -97,6 +100,7 @@ class Settings:
     dev_mode: bool = False
     faults: str = ""
     fault_state_dir: str = ""
+    storage_proxy_from_env: bool = False
 
     def __post_init__(self) -> None:
         if not self.storage_connection_string and not self.storage_account_url:
@@ -142,4 +146,5 @@ class Settings:
             dev_mode=_read_bool(env, "MEDLAKE_DEV_MODE"),
             faults=env.get("MEDLAKE_FAULTS", ""),
             fault_state_dir=env.get("MEDLAKE_FAULT_STATE_DIR", ""),
+            storage_proxy_from_env=_read_bool(env, "MEDLAKE_STORAGE_PROXY_FROM_ENV"),
         )
