@@ -32,9 +32,7 @@ def main() -> int:
 
     # The commit timer runs each minute; committing now shows the figures at once.
     print("\nanalytics (the lake's Delta tables):")
-    subprocess.run(
-        [str(MEDLAKE), "report", "--commit", "--out", str(REPORT)], cwd=ROOT
-    )
+    subprocess.run([str(MEDLAKE), "report", "--commit", "--out", str(REPORT)], cwd=ROOT)
 
     base = f"http://127.0.0.1:{stack.DEVHOST_PORT}"
     print(

@@ -14,7 +14,7 @@ import io
 import os
 import struct
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
@@ -186,6 +186,22 @@ class DeidResult:
     def data(self) -> bytes:
         """The de-identified Part 10 stream."""
         return b"".join(self._chunks)
+
+    @property
+    def size(self) -> int:
+        """Length of the de-identified stream in bytes."""
+        return sum(len(chunk) for chunk in self._chunks)
+
+    def iter_chunks(self, max_chunk: int = 4 * 1024 * 1024) -> Iterator[bytes]:
+        """The stream as pieces of at most ``max_chunk`` bytes, never joined.
+
+        Uploading these keeps memory at one copy of the input plus a piece,
+        where ``data`` would add a second full copy (pixel data included).
+        """
+        for chunk in self._chunks:
+            view = memoryview(chunk)
+            for start in range(0, len(view), max_chunk):
+                yield bytes(view[start : start + max_chunk])
 
     def write_to(self, stream: BinaryIO) -> int:
         """Write the stream to ``stream`` without joining it first.

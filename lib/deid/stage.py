@@ -23,6 +23,8 @@ from lib.storage import DEID, deid_blob_name, write_once
 from lib.validation import Finding
 
 PROFILE_SETTING = "MEDLAKE_DEID_PROFILE"
+# The storage SDK's single-request upload limit (max_single_put_size).
+SINGLE_PUT_BYTES = 64 * 1024 * 1024
 
 
 class DeidStage:
@@ -63,13 +65,14 @@ class DeidStage:
             result.series_instance_uid,
             result.sop_instance_uid,
         )
-        data = result.data
+        # Small instances go up in one request; large ones stream in pieces
+        # so memory stays near one copy of the upload (ARCHITECTURE.md budget).
+        size = result.size
+        data = result.data if size <= SINGLE_PUT_BYTES else result.iter_chunks()
         # First write wins: a later upload with the same SOP Instance UID (a
         # re-send with an edited header) keeps its original in raw, but does
         # not replace the de-identified copy.
-        upload.writes.submit(
-            write_once, self._service, DEID, name, data, length=len(data)
-        )
+        upload.writes.submit(write_once, self._service, DEID, name, data, length=size)
         return {
             "location": f"{DEID}/{name}",
             "studyInstanceUID": result.study_instance_uid,
