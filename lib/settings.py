@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from lib.errors import ConfigurationError
 
-__all__ = ["AZURITE_CONNECTION_STRING", "Settings"]
+__all__ = ["AZURITE_CONNECTION_STRING", "Settings", "read_bool", "read_int"]
 
 # Azurite's well-known development account (documented publicly by Microsoft;
 # not a secret). Used only when no storage setting is given.
@@ -30,28 +30,29 @@ DEFAULT_MAX_UPLOAD_BYTES = 2048 * MIB
 DEFAULT_SPOOL_THRESHOLD_BYTES = 64 * MIB
 
 
-def _read_int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+def read_int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    """Integer setting ``name``; ``default`` when unset; an error names it."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
         value = int(raw)
     except ValueError as exc:
-        raise ConfigurationError(
-            f"setting {name} must be an integer, got {raw!r}"
-        ) from exc
+        # The value is not echoed: a mistyped setting may be a secret.
+        raise ConfigurationError(f"setting {name} must be an integer") from exc
     if value < minimum:
         raise ConfigurationError(f"setting {name} must be at least {minimum}")
     return value
 
 
-def _read_bool(env: Mapping[str, str], name: str) -> bool:
+def read_bool(env: Mapping[str, str], name: str) -> bool:
+    """Boolean setting ``name`` (true/false, 1/0, yes/no, on/off); false if unset."""
     raw = env.get(name, "").strip().lower()
     if raw in ("", "0", "false", "no", "off"):
         return False
     if raw in ("1", "true", "yes", "on"):
         return True
-    raise ConfigurationError(f"setting {name} must be true or false, got {raw!r}")
+    raise ConfigurationError(f"setting {name} must be true or false")
 
 
 @dataclass(frozen=True)
@@ -134,17 +135,17 @@ class Settings:
             storage_connection_string=connection,
             storage_account_url=account_url,
             storage_api_version=env.get("MEDLAKE_STORAGE_API_VERSION", ""),
-            max_upload_bytes=_read_int(
+            max_upload_bytes=read_int(
                 env, "MEDLAKE_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES, 1
             ),
-            spool_threshold_bytes=_read_int(
+            spool_threshold_bytes=read_int(
                 env, "MEDLAKE_SPOOL_THRESHOLD_BYTES", DEFAULT_SPOOL_THRESHOLD_BYTES, 0
             ),
             validation_policy=env.get("MEDLAKE_VALIDATION_POLICY", ""),
             outcome_topic_endpoint=env.get("MEDLAKE_OUTCOME_TOPIC_ENDPOINT", ""),
             outcome_topic_key=env.get("MEDLAKE_OUTCOME_TOPIC_KEY", ""),
-            dev_mode=_read_bool(env, "MEDLAKE_DEV_MODE"),
+            dev_mode=read_bool(env, "MEDLAKE_DEV_MODE"),
             faults=env.get("MEDLAKE_FAULTS", ""),
             fault_state_dir=env.get("MEDLAKE_FAULT_STATE_DIR", ""),
-            storage_proxy_from_env=_read_bool(env, "MEDLAKE_STORAGE_PROXY_FROM_ENV"),
+            storage_proxy_from_env=read_bool(env, "MEDLAKE_STORAGE_PROXY_FROM_ENV"),
         )

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from lib.errors import ConfigurationError
+from lib.settings import read_bool, read_int
 
 __all__ = ["LakeSettings"]
 
@@ -24,19 +25,6 @@ DEFAULT_COMMIT_MAX_ROWS = 50_000
 # Vacuum below an hour would delete files that a reader which planned its scan a
 # moment ago is still about to open.
 MIN_VACUUM_RETENTION_HOURS = 1
-
-
-def _read_int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ConfigurationError(f"setting {name} must be an integer") from exc
-    if value < minimum:
-        raise ConfigurationError(f"setting {name} must be at least {minimum}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -74,18 +62,15 @@ class LakeSettings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> LakeSettings:
         """Read the lake settings from ``env`` (the process environment)."""
         env = os.environ if env is None else env
-        lock = env.get(LOCK_SETTING, "").strip().lower()
-        if lock not in ("", "true", "false", "1", "0"):
-            raise ConfigurationError(f"setting {LOCK_SETTING} must be true or false")
         return cls(
-            vacuum_retention_hours=_read_int(
+            vacuum_retention_hours=read_int(
                 env,
                 VACUUM_RETENTION_SETTING,
                 DEFAULT_VACUUM_RETENTION_HOURS,
                 MIN_VACUUM_RETENTION_HOURS,
             ),
-            commit_max_rows=_read_int(
+            commit_max_rows=read_int(
                 env, COMMIT_MAX_ROWS_SETTING, DEFAULT_COMMIT_MAX_ROWS, 1
             ),
-            use_lock=lock not in ("false", "0"),
+            use_lock=read_bool({LOCK_SETTING: "true", **env}, LOCK_SETTING),
         )
