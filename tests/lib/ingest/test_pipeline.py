@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from datetime import UTC, datetime
@@ -212,3 +213,35 @@ def test_oversized_upload_is_quarantined(
 
     assert result.status is IngestStatus.REJECTED
     assert result.codes[0] == "SIZE_LIMIT_EXCEEDED"
+
+
+def test_warnings_are_kept_with_the_archived_instance(
+    blob_service: BlobServiceClient, publisher: RecordingPublisher
+) -> None:
+    from tests.support.malformed import sop_instance_uid_mismatch
+
+    event = upload(blob_service, "warned.dcm", sop_instance_uid_mismatch())
+
+    result = make_pipeline(blob_service, publisher).handle(event)
+
+    assert result.status is IngestStatus.ACCEPTED
+    assert result.codes == ("SOP_INSTANCE_UID_MISMATCH",)
+    raw = blob_service.get_blob_client(RAW, names(blob_service, RAW)[0])
+    metadata = raw.get_blob_properties().metadata
+    assert metadata["validation_warnings"] == "SOP_INSTANCE_UID_MISMATCH"
+    assert publisher.outcomes[0].codes == ("SOP_INSTANCE_UID_MISMATCH",)
+
+
+def test_archive_is_the_validated_version_byte_for_byte(
+    blob_service: BlobServiceClient, publisher: RecordingPublisher, valid: bytes
+) -> None:
+    event = upload(blob_service, "exact.dcm", valid)
+
+    result = make_pipeline(blob_service, publisher).handle(event)
+
+    archived = (
+        blob_service.get_blob_client(RAW, names(blob_service, RAW)[0])
+        .download_blob()
+        .readall()
+    )
+    assert hashlib.sha256(archived).hexdigest() == result.sha256
