@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import sys
 import time
 from collections import Counter
@@ -171,8 +172,6 @@ def quarantine_codes(
     service: BlobServiceClient, shas: set[str], since: datetime
 ) -> dict[str, str]:
     """Reason codes of quarantined uploads, read from their reason records."""
-    import json
-
     container = service.get_container_client(QUARANTINE)
     codes: dict[str, str] = {}
     day = since - timedelta(days=1)

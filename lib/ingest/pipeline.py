@@ -52,7 +52,6 @@ from lib.ingest.stages import (
 )
 from lib.settings import Settings
 from lib.storage import (
-    DICOM_CONTENT_TYPE,
     INCOMING,
     QUARANTINE,
     RAW,
@@ -310,11 +309,11 @@ class IngestPipeline:
             copy_once, self._service, incoming, event.etag, QUARANTINE, original_name
         )
         upload.writes.submit(
-            self._write_once,
+            write_once,
+            self._service,
             QUARANTINE,
             reason_name,
             json.dumps(reason, indent=2, sort_keys=True).encode(),
-            None,
             content_type="application/json",
         )
         for sink in self._rejection_sinks:
@@ -327,26 +326,6 @@ class IngestPipeline:
             location=location,
             codes=tuple(f.code for f in rejecting),
             details={"check": primary.check, "keyword": primary.keyword},
-        )
-
-    def _write_once(
-        self,
-        container: str,
-        name: str,
-        content: IO[bytes] | bytes,
-        size: int | None,
-        *,
-        content_type: str = DICOM_CONTENT_TYPE,
-        metadata: dict[str, str] | None = None,
-    ) -> None:
-        write_once(
-            self._service,
-            container,
-            name,
-            content,
-            length=size,
-            content_type=content_type,
-            metadata=metadata,
         )
 
     def _publish(self, event: BlobCreated, result: IngestResult) -> None:

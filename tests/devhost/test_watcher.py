@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -15,7 +11,7 @@ from azure.storage.blob import BlobServiceClient, ContentSettings
 
 from lib.storage import DEADLETTER, INCOMING, deadletter_blob_name
 from tests.devhost.conftest import SAMPLE_APP
-from tests.support.azurite import AZURITE_BLOB, connection_string, free_port
+from tests.support.azurite import connection_string, free_port, running_azurite
 from tests.support.devhost import running_devhost
 
 # Blob names may carry patient names; the tests check they stay out of the log.
@@ -226,41 +222,18 @@ def test_watcher_outlives_unreachable_storage(devhost_env: dict[str, str]) -> No
         MEDLAKE_STORAGE_CONNECTION=connection_string(port),
         MEDLAKE_DEVHOST_EVENT_FUNCTIONS="record_event",
     )
-    workspace = Path(tempfile.mkdtemp(prefix="medlake-azurite-late-"))
-    azurite: subprocess.Popen[bytes] | None = None
-    try:
-        with running_devhost(env, app=SAMPLE_APP) as host:
-            wait_for(lambda: host.status()["watcher"]["state"] == "unreachable")
-            azurite = subprocess.Popen(
-                [
-                    str(AZURITE_BLOB),
-                    "--blobHost",
-                    "127.0.0.1",
-                    "--blobPort",
-                    str(port),
-                    "--location",
-                    str(workspace),
-                    "--skipApiVersionCheck",
-                    "--disableTelemetry",
-                    "--silent",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
+    with running_devhost(env, app=SAMPLE_APP) as host:
+        wait_for(lambda: host.status()["watcher"]["state"] == "unreachable")
+        with running_azurite(port=port) as late_connection_string:
             wait_for(lambda: host.status()["watcher"]["state"] == "running")
             with BlobServiceClient.from_connection_string(
-                connection_string(port)
+                late_connection_string
             ) as service:
                 _upload(service, "late.dcm")
                 host.wait_idle(timeout=30)
                 assert len(_recorded_events(service)) == 1
-            log = host.log_text()
-        assert "storage unreachable (ServiceRequestError)" in log
-    finally:
-        if azurite is not None:
-            azurite.terminate()
-            azurite.wait(timeout=10)
-        shutil.rmtree(workspace, ignore_errors=True)
+        log = host.log_text()
+    assert "storage unreachable (ServiceRequestError)" in log
 
 
 def wait_for(condition: Any, timeout: float = 30.0) -> None:

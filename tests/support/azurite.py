@@ -51,15 +51,18 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float) 
 
 
 @contextmanager
-def running_azurite(timeout: float = 30.0, *, in_memory: bool = False) -> Iterator[str]:
+def running_azurite(
+    timeout: float = 30.0, *, in_memory: bool = False, port: int | None = None
+) -> Iterator[str]:
     """Run Azurite's blob service; yield its connection string.
 
-    ``in_memory`` keeps blobs in memory instead of the temporary workspace.
+    ``in_memory`` keeps blobs in memory instead of the temporary workspace;
+    ``port`` picks the port (a free one by default).
     """
     if not AZURITE_BLOB.exists():
         raise RuntimeError("Azurite is not installed: run `npm ci` (make setup)")
     workspace = Path(tempfile.mkdtemp(prefix="medlake-azurite-"))
-    port = free_port()
+    port = port if port is not None else free_port()
     process = subprocess.Popen(
         [
             str(AZURITE_BLOB),
