@@ -4,6 +4,9 @@ In Azure, a Storage event subscription sends ``Microsoft.Storage.BlobCreated``
 to the ingest function for each upload. Azurite has no Event Grid, so the dev
 host lists ``incoming`` every poll interval and turns each new (name, ETag) pair
 into one such event, delivered with Event Grid's retry and dead-letter policy.
+While every worker has a delivery waiting, the next listing is put off until
+the backlog drains: listing cannot speed up work already queued, and parsing a
+listing of thousands of blobs costs more CPU than the deliveries themselves.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ __all__ = ["BlobWatcher"]
 logger = logging.getLogger(__name__)
 
 DEAD_LETTER_WRITE_ATTEMPTS = 3
+BACKLOG_CHECK_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,7 @@ class BlobWatcher:
         self.state = "starting"
         self.polls_started = 0
         self.polls_completed = 0
+        self.polls_deferred = 0
         self.last_successful_poll = 0
         self.events_published = 0
         self.last_error = ""
@@ -88,15 +93,39 @@ class BlobWatcher:
             "pollSeconds": self.poll_seconds,
             "pollsStarted": self.polls_started,
             "pollsCompleted": self.polls_completed,
+            "pollsDeferred": self.polls_deferred,
             "lastSuccessfulPoll": self.last_successful_poll,
             "eventsPublished": self.events_published,
             "tracked": len(self._known),
             "lastError": self.last_error,
         }
 
+    def _backlogged(self) -> bool:
+        # Every worker has a delivery queued behind the one it runs: a listing
+        # now could only add work behind that backlog, and listing a large
+        # container costs the host more CPU than a delivery does.
+        pool = self.dispatcher.pool
+        return pool.waiting >= pool.size
+
     async def run(self, stop: asyncio.Event) -> None:
-        """Poll until ``stop`` is set; storage outages are logged and outlived."""
+        """Poll until ``stop`` is set; storage outages are logged and outlived.
+
+        While the workers have a backlog the next listing waits, checked every
+        ``BACKLOG_CHECK_SECONDS``, and runs as soon as the backlog drains.
+        """
+        deferring = False
         while not stop.is_set():
+            if self._backlogged():
+                if not deferring:
+                    self.polls_deferred += 1
+                    deferring = True
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        stop.wait(),
+                        timeout=min(self.poll_seconds, BACKLOG_CHECK_SECONDS),
+                    )
+                continue
+            deferring = False
             self.polls_started += 1
             poll = self.polls_started
             try:

@@ -143,6 +143,9 @@ class WorkerPool:
         self.size = size
         self.log_level = log_level
         self.crashes = 0
+        # Invocations waiting for a free worker (the watcher defers listing
+        # while there is a backlog: see BlobWatcher.run).
+        self.waiting = 0
         self._context = multiprocessing.get_context("spawn")
         self._executor = self._new_executor()
         # Submitting no more than `size` invocations at a time keeps queued work
@@ -175,7 +178,12 @@ class WorkerPool:
         so the delivery is retried like a host restart would cause.
         """
         loop = asyncio.get_running_loop()
-        async with self._slots:
+        self.waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self.waiting -= 1
+        try:
             executor = self._executor
             try:
                 return await loop.run_in_executor(
@@ -200,6 +208,8 @@ class WorkerPool:
                     "invocation could not be run correlation_id=%s", correlation_id
                 )
                 return InvocationResult(False, type(exc).__name__, str(exc))
+        finally:
+            self._slots.release()
 
     def shutdown(self) -> None:
         """Stop the workers now, killing any still running a function."""

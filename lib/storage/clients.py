@@ -11,7 +11,6 @@ import time
 from collections.abc import Iterable
 from typing import IO, Any
 
-import requests
 from azure.core import MatchConditions
 from azure.core.exceptions import (
     AzureError,
@@ -19,19 +18,16 @@ from azure.core.exceptions import (
     ResourceExistsError,
     ResourceNotFoundError,
 )
-from azure.core.pipeline.transport import RequestsTransport
 from azure.storage.blob import BlobClient, BlobServiceClient, ContentSettings
 
 from lib.errors import TransientError
 from lib.settings import Settings
 from lib.storage.layout import ALL_CONTAINERS
+from lib.transport import READ_BLOCK_BYTES, direct_transport
 
 # Azurite can lag the newest blob REST API version the SDK speaks; the local stack
 # starts Azurite with --skipApiVersionCheck, and MEDLAKE_STORAGE_API_VERSION pins
 # the SDK for an emulator that cannot skip the check.
-
-
-READ_BLOCK_BYTES = 1024 * 1024
 
 
 def blob_service_client(
@@ -43,24 +39,13 @@ def blob_service_client(
     and retry other failures twice: the SDK's defaults (10 retries, backoff from
     15 s) keep a user waiting for minutes when the emulator is simply down.
     """
-    # azure-core reads response bodies 4 KiB at a time by default; a DICOM
-    # download then costs a hundred Python iterations per half megabyte.
+    # Bodies in 1 MiB blocks and, for the app, no proxy lookups per request
+    # (lib.transport explains both).
     options: dict[str, Any] = {"connection_data_block_size": READ_BLOCK_BYTES}
     if interactive:
         options.update(retry_total=2, retry_connect=0)
     elif not settings.storage_proxy_from_env:
-        # requests re-reads the proxy variables of the whole environment on
-        # every request (about a tenth of the pipeline's CPU per upload); the
-        # Function App reaches storage directly or through its VNet, so the
-        # pipeline's clients skip that. The CLI, run on-premises behind
-        # proxies, keeps the default.
-        session = requests.Session()
-        session.trust_env = False
-        options["transport"] = RequestsTransport(
-            session=session,
-            session_owner=True,
-            connection_data_block_size=READ_BLOCK_BYTES,
-        )
+        options["transport"] = direct_transport()
     if settings.storage_api_version:
         options["api_version"] = settings.storage_api_version
     if settings.storage_connection_string:

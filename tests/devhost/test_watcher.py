@@ -215,6 +215,37 @@ def test_bulk_upload_uses_every_worker(
     )
 
 
+def test_listing_waits_while_the_workers_have_a_backlog(
+    devhost_env: dict[str, str], blob_service: BlobServiceClient
+) -> None:
+    env = _env(
+        devhost_env,
+        MEDLAKE_DEVHOST_EVENT_FUNCTIONS="record_event",
+        SAMPLE_RECORD_SLEEP="0.4",
+    )
+    for index in range(6):
+        _upload(blob_service, f"backlog/{index}.dcm")
+    with running_devhost(env, app=SAMPLE_APP, workers=1) as host:
+        deadline = time.monotonic() + 30
+        while host.status()["watcher"]["eventsPublished"] < 6:
+            assert time.monotonic() < deadline, "the first listing never came"
+            time.sleep(0.05)
+        polls = host.status()["watcher"]["pollsStarted"]
+        _upload(blob_service, "backlog/late.dcm")
+        # Ten poll intervals, while five deliveries of 0.4 s wait for the worker.
+        time.sleep(1.0)
+        during = host.status()["watcher"]
+        host.wait_idle(timeout=60)
+        after = host.status()["watcher"]
+
+    assert during["pollsStarted"] == polls
+    assert during["pollsDeferred"] >= 1
+    assert after["eventsPublished"] == 7
+    subjects = [e["subject"] for e in _recorded_events(blob_service)]
+    assert len(subjects) == len(set(subjects)) == 7
+    assert any(s.endswith("/backlog/late.dcm") for s in subjects)
+
+
 def test_watcher_outlives_unreachable_storage(devhost_env: dict[str, str]) -> None:
     port = free_port()
     env = _env(
