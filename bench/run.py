@@ -100,6 +100,12 @@ def print_table(results: list[dict[str, Any]]) -> None:
             f"{r['ratio']:>6.2f}x {limit:>7}  {verdict}"
         )
         print(f"{'':<10}   vs {r['baseline_name']}")
+        if "ratio_range" in r:
+            low, high = r["ratio_range"]
+            print(
+                f"{'':<10}   median of {len(r['rounds'])} rounds; "
+                f"ratio per round {low:.2f}x to {high:.2f}x"
+            )
 
 
 if __name__ == "__main__":

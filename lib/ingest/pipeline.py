@@ -344,8 +344,11 @@ class IngestPipeline:
 
     def _delete_incoming(self, incoming: BlobClient, etag: str) -> None:
         try:
+            # With its snapshots: a blob that has any cannot be deleted alone.
             incoming.delete_blob(
-                etag=quoted_etag(etag), match_condition=MatchConditions.IfNotModified
+                delete_snapshots="include",
+                etag=quoted_etag(etag),
+                match_condition=MatchConditions.IfNotModified,
             )
         except ResourceNotFoundError:
             pass  # a concurrent delivery of the same event got there first

@@ -70,8 +70,8 @@ def running_azurite(
             "127.0.0.1",
             "--blobPort",
             str(port),
-            "--location",
-            str(workspace),
+            # Azurite refuses --location together with --inMemoryPersistence.
+            *([] if in_memory else ["--location", str(workspace)]),
             "--skipApiVersionCheck",
             "--disableTelemetry",
             "--silent",

@@ -90,6 +90,22 @@ def test_accepts_valid_upload_into_raw(
     assert "PATIENT0042" not in json.dumps(publisher.outcomes[0].to_data())
 
 
+def test_upload_with_snapshots_leaves_incoming_with_them(
+    blob_service: BlobServiceClient, publisher: RecordingPublisher, valid: bytes
+) -> None:
+    # A snapshot taken by the uploader (some backup tools do) must not pin the
+    # blob in incoming: without x-ms-delete-snapshots the delete fails with 409
+    # SnapshotsPresent on every retry until the event is dead-lettered.
+    event = upload(blob_service, "snapshotted.dcm", valid)
+    blob_service.get_blob_client(INCOMING, "snapshotted.dcm").create_snapshot()
+
+    result = make_pipeline(blob_service, publisher).handle(event)
+
+    assert result.status is IngestStatus.ACCEPTED
+    incoming = blob_service.get_container_client(INCOMING)
+    assert list(incoming.list_blobs(include=["snapshots"])) == []
+
+
 def test_rejects_into_quarantine_with_reason(
     blob_service: BlobServiceClient, publisher: RecordingPublisher
 ) -> None:
