@@ -26,6 +26,7 @@ from typing import Any
 
 import pydicom
 
+from bench.cases import result
 from cli.commands import deid as deid_command
 from lib.deid import Deidentifier, DeidKey, load_profile
 
@@ -44,28 +45,6 @@ def _best_seconds(work: Callable[[], object], rounds: int = ROUNDS) -> float:
     return best
 
 
-def _result(
-    name: str,
-    value: float,
-    unit: str,
-    baseline_name: str,
-    baseline: float,
-    budget: float | None,
-) -> dict[str, Any]:
-    ratio = value / baseline if baseline else 0.0
-    return {
-        "case": "deid",
-        "name": name,
-        "value": value,
-        "unit": unit,
-        "baseline_name": baseline_name,
-        "baseline_value": baseline,
-        "ratio": ratio,
-        "budget": budget,
-        "passed": None if budget is None else ratio >= budget,
-    }
-
-
 def _bytes_throughput(blobs: list[bytes], deid: Deidentifier) -> list[dict[str, Any]]:
     total_mb = sum(map(len, blobs)) / 1e6
 
@@ -81,13 +60,14 @@ def _bytes_throughput(blobs: list[bytes], deid: Deidentifier) -> list[dict[str, 
     rate = total_mb / _best_seconds(ours)
     base = total_mb / _best_seconds(baseline)
     return [
-        _result(
+        result(
+            "deid",
             "header deid bytes->bytes (MB/s)",
-            rate,
-            "MB/s",
-            "pydicom dcmread+save_as",
-            base,
-            3.0,
+            value=rate,
+            unit="MB/s",
+            baseline_name="pydicom dcmread+save_as",
+            baseline_value=base,
+            budget=3.0,
         )
     ]
 
@@ -160,29 +140,32 @@ def _folder_runs(corpus: list[Path], workdir: Path) -> list[dict[str, Any]]:
     # worker per core) with the single-process loops people run today; the
     # one-worker line shows the per-core figure beside them, without a budget.
     return [
-        _result(
+        result(
+            "deid",
             "medlake deid folder, default workers (MB/s)",
-            rate["medlake2"],
-            "MB/s",
-            "pydicom read+save loop",
-            rate["pydicom"],
-            2.0,
+            value=rate["medlake2"],
+            unit="MB/s",
+            baseline_name="pydicom read+save loop",
+            baseline_value=rate["pydicom"],
+            budget=2.0,
         ),
-        _result(
+        result(
+            "deid",
             "medlake deid vs dicognito (MB/s)",
-            rate["medlake2"],
-            "MB/s",
-            "dicognito 0.19 Python API loop",
-            rate["dicognito"],
-            5.0,
+            value=rate["medlake2"],
+            unit="MB/s",
+            baseline_name="dicognito 0.19 Python API loop",
+            baseline_value=rate["dicognito"],
+            budget=5.0,
         ),
-        _result(
+        result(
+            "deid",
             "medlake deid folder, 1 worker (MB/s)",
-            rate["medlake1"],
-            "MB/s",
-            "pydicom read+save loop",
-            rate["pydicom"],
-            None,
+            value=rate["medlake1"],
+            unit="MB/s",
+            baseline_name="pydicom read+save loop",
+            baseline_value=rate["pydicom"],
+            budget=None,
         ),
     ]
 
@@ -197,17 +180,16 @@ def _peak_memory(data: bytes, deid: Deidentifier) -> dict[str, Any]:
         tracemalloc.stop()
     size = len(data)
     limit = 1.5 * size + 300 * MIB
-    return {
-        "case": "deid",
-        "name": "peak memory, one instance (MiB)",
-        "value": peak / MIB,
-        "unit": "MiB",
-        "baseline_name": "instance size",
-        "baseline_value": size / MIB,
-        "ratio": peak / size,
-        "budget": None,
-        "passed": peak <= limit,
-    }
+    return result(
+        "deid",
+        "peak memory, one instance (MiB)",
+        value=peak / MIB,
+        unit="MiB",
+        baseline_name="instance size",
+        baseline_value=size / MIB,
+        ratio=peak / size,
+        passed=peak <= limit,
+    )
 
 
 def run(corpus: list[Path], workdir: Path) -> list[dict[str, Any]]:

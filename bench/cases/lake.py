@@ -25,6 +25,7 @@ import pyarrow as pa
 from azure.storage.blob import BlobServiceClient
 from deltalake import write_deltalake
 
+from bench.cases import result
 from lib.lake import LakeCommitter, LakeLocation, LakeSettings
 from lib.lake.schemas import INSTANCES
 from lib.lake.staging import Stager
@@ -114,27 +115,6 @@ def _append_seconds(
     return time.perf_counter() - started
 
 
-def _result(
-    name: str,
-    value: float,
-    unit: str,
-    baseline_name: str,
-    baseline: float,
-    ratio: float,
-) -> dict[str, Any]:
-    return {
-        "case": "lake",
-        "name": name,
-        "value": value,
-        "unit": unit,
-        "baseline_name": baseline_name,
-        "baseline_value": baseline,
-        "ratio": ratio,
-        "budget": None,
-        "passed": None,
-    }
-
-
 def run(corpus: list[Path], workdir: Path) -> list[dict[str, Any]]:
     count = max(len(corpus), MIN_ROWS)
     with running_azurite() as connection_string:
@@ -147,9 +127,9 @@ def run(corpus: list[Path], workdir: Path) -> list[dict[str, Any]]:
         rows = _rows(count, 0)
         staged_s, upload_s = _stage(connection_string, rows)
         started = time.perf_counter()
-        result = committer.commit()
+        committed = committer.commit()
         commit_s = time.perf_counter() - started
-        assert result.inserted["instances"] == count, "bench commit lost rows"
+        assert committed.inserted["instances"] == count, "bench commit lost rows"
         append_s = _append_seconds(location, rows, "all")
 
         minute = _rows(MINUTE_AT_A_MILLION_A_DAY, count)
@@ -160,28 +140,33 @@ def run(corpus: list[Path], workdir: Path) -> list[dict[str, Any]]:
         minute_append_s = _append_seconds(location, minute, "minute")
 
     return [
-        _result(
+        result(
+            "lake",
             "rows staged/s (2 writers)",
-            count / staged_s,
-            "rows/s",
-            "plain blob uploads of the same size, 2 writers",
-            count / upload_s,
-            upload_s / staged_s,
+            value=count / staged_s,
+            unit="rows/s",
+            baseline_name="plain blob uploads of the same size, 2 writers",
+            baseline_value=count / upload_s,
+            ratio=upload_s / staged_s,
         ),
-        _result(
+        result(
+            "lake",
             "rows committed/s",
-            count / commit_s,
-            "rows/s",
-            "write_deltalake append of the same rows",
-            count / append_s,
-            append_s / commit_s,
+            value=count / commit_s,
+            unit="rows/s",
+            baseline_name="write_deltalake append of the same rows",
+            baseline_value=count / append_s,
+            ratio=append_s / commit_s,
         ),
-        _result(
+        result(
+            "lake",
             f"commit latency ({MINUTE_AT_A_MILLION_A_DAY} rows)",
-            latency_s,
-            "s",
-            "write_deltalake append of the same rows (ratio: baseline/value)",
-            minute_append_s,
-            minute_append_s / latency_s,
+            value=latency_s,
+            unit="s",
+            baseline_name=(
+                "write_deltalake append of the same rows (ratio: baseline/value)"
+            ),
+            baseline_value=minute_append_s,
+            ratio=minute_append_s / latency_s,
         ),
     ]

@@ -20,6 +20,7 @@ from typing import Any
 
 from azure.storage.blob import BlobServiceClient
 
+from bench.cases import result
 from lib.storage import INCOMING, RAW, ensure_containers
 from tests.support.azurite import free_port, running_azurite
 from tests.support.devhost import running_devhost
@@ -129,19 +130,18 @@ def run(corpus: list[Path], workdir: Path) -> list[dict[str, Any]]:
     theirs = statistics.median(b for _, b in pairs)
     ratio = statistics.median(ratios)
     return [
-        {
-            "case": "pipeline",
-            "name": f"event pipeline, {workers} workers",
-            "value": ours,
-            "unit": "files/s",
-            "baseline_name": "download + upload of the same blobs",
-            "baseline_value": theirs,
-            "ratio": ratio,
-            "budget": BUDGET,
-            "passed": ratio >= BUDGET,
-            "rounds": [
+        result(
+            "pipeline",
+            f"event pipeline, {workers} workers",
+            value=ours,
+            unit="files/s",
+            baseline_name="download + upload of the same blobs",
+            baseline_value=theirs,
+            ratio=ratio,
+            budget=BUDGET,
+            rounds=[
                 {"pipeline": round(p, 2), "baseline": round(b, 2)} for p, b in pairs
             ],
-            "ratio_range": [round(ratios[0], 3), round(ratios[-1], 3)],
-        }
+            ratio_range=[round(ratios[0], 3), round(ratios[-1], 3)],
+        )
     ]

@@ -9,6 +9,7 @@ from typing import Any
 
 import pydicom
 
+from bench.cases import result
 from lib.validation import validate
 
 ROUNDS = 3
@@ -38,15 +39,12 @@ def run(corpus: list[Path], workdir: Path) -> list[dict[str, Any]]:
     ours = _best_rate(blobs, check)
     baseline = _best_rate(blobs, read)
     return [
-        {
-            "case": "validation",
-            "name": "validate (MB/s)",
-            "value": ours,
-            "unit": "MB/s",
-            "baseline_name": "pydicom.dcmread",
-            "baseline_value": baseline,
-            "ratio": ours / baseline,
-            "budget": None,
-            "passed": None,
-        }
+        result(
+            "validation",
+            "validate (MB/s)",
+            value=ours,
+            unit="MB/s",
+            baseline_name="pydicom.dcmread",
+            baseline_value=baseline,
+        )
     ]
