@@ -14,7 +14,6 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from aiohttp import web
@@ -34,7 +33,7 @@ from devhost.routing import RouteError
 from devhost.server import SHUTDOWN_GRACE_SECONDS, DevHostServer
 from devhost.timers import ScheduleError, TimerScheduler
 from devhost.watcher import BlobWatcher
-from devhost.worker import WorkerPool
+from devhost.worker import WorkerPool, WorkerStartError
 
 __all__ = ["main"]
 
@@ -57,6 +56,13 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="worker processes (default: MEDLAKE_DEVHOST_WORKERS or the CPU count)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="concurrent invocations per worker process (default: "
+        "PYTHON_THREADPOOL_THREAD_COUNT or the Python worker's min(32, cores + 4))",
     )
     parser.add_argument(
         "--settings",
@@ -116,7 +122,7 @@ async def _serve(config: DevHostConfig, log_level: int) -> None:
         raise _StartupError(str(exc)) from exc
     targets = _event_targets(config, specs)
 
-    pool = WorkerPool(config.app, config.workers, log_level)
+    pool = WorkerPool(config.app, config.workers, log_level, config.threads)
     dispatcher = Dispatcher(
         pool,
         max_deliveries=config.max_deliveries,
@@ -157,17 +163,18 @@ async def _serve(config: DevHostConfig, log_level: int) -> None:
         described = spec.route if spec.route and spec.trigger == "httpTrigger" else ""
         logger.info("function %s (%s) %s", spec.name, spec.trigger, described)
     logger.info(
-        "listening on http://%s:%d workers=%d watcher=%s timers=%s",
+        "listening on http://%s:%d workers=%d threads=%d watcher=%s timers=%s",
         config.host,
         config.port,
         config.workers,
+        config.threads,
         "on" if watcher else "off",
         "on" if scheduler else "off",
     )
 
     try:
         server.worker_pids = await pool.warm_up()
-    except BrokenProcessPool as exc:
+    except WorkerStartError as exc:
         await runner.cleanup()
         pool.shutdown()
         raise _StartupError(
@@ -226,6 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             host=args.host,
             port=args.port,
             workers=args.workers,
+            threads=args.threads,
             watch=not args.no_watch,
             timers=not args.no_timers,
         )

@@ -87,6 +87,11 @@ def _float(env: Mapping[str, str], name: str, default: float, minimum: float) ->
     return value
 
 
+def python_worker_threads() -> int:
+    """The Python worker's default thread count in Azure: ``min(32, cores + 4)``."""
+    return min(32, (os.cpu_count() or 1) + 4)
+
+
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
     raw = env.get(name, "").strip()
     if not raw:
@@ -112,6 +117,8 @@ class DevHostConfig:
         Where the HTTP server listens.
     workers : int
         Size of the process pool that runs event and timer functions.
+    threads : int
+        Concurrent invocations per worker process.
     poll_seconds : float
         Interval of the blob watcher.
     max_deliveries : int
@@ -131,6 +138,7 @@ class DevHostConfig:
     host: str
     port: int
     workers: int
+    threads: int
     poll_seconds: float
     max_deliveries: int
     retry_base_seconds: float
@@ -152,6 +160,8 @@ class DevHostConfig:
             raise DevHostConfigError("--port must be between 0 and 65535")
         if self.workers < 1:
             raise DevHostConfigError("--workers must be at least 1")
+        if self.threads < 1:
+            raise DevHostConfigError("--threads must be at least 1")
         for name in ("function_key", "master_key", "eventgrid_key", "topic_key"):
             if not getattr(self, name):
                 raise DevHostConfigError(f"{name} must not be empty")
@@ -165,12 +175,20 @@ class DevHostConfig:
         host: str = "127.0.0.1",
         port: int = 7071,
         workers: int | None = None,
+        threads: int | None = None,
         watch: bool = True,
         timers: bool = True,
     ) -> DevHostConfig:
-        """Combine command-line values with the ``MEDLAKE_DEVHOST_*`` settings."""
+        """Combine command-line values with the ``MEDLAKE_DEVHOST_*`` settings.
+
+        Threads per worker come from ``PYTHON_THREADPOOL_THREAD_COUNT``, the
+        setting the Python worker reads in Azure, with its default.
+        """
         default_workers = _int(
             env, "MEDLAKE_DEVHOST_WORKERS", os.cpu_count() or 1, minimum=1
+        )
+        default_threads = _int(
+            env, "PYTHON_THREADPOOL_THREAD_COUNT", python_worker_threads(), minimum=1
         )
         selected = tuple(
             name.strip()
@@ -182,6 +200,7 @@ class DevHostConfig:
             host=host,
             port=port,
             workers=default_workers if workers is None else workers,
+            threads=default_threads if threads is None else threads,
             poll_seconds=_float(
                 env, "MEDLAKE_DEVHOST_POLL_SECONDS", DEFAULT_POLL_SECONDS, 0.01
             ),

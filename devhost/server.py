@@ -439,6 +439,7 @@ class DevHostServer:
             "functions": [spec.describe() for spec in self.functions.values()],
             "workers": {
                 "count": self.dispatcher.pool.size,
+                "threads": self.dispatcher.pool.threads,
                 "pids": self.worker_pids,
                 "restarts": self.dispatcher.pool.crashes,
             },

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from lib.deid.stage import DeidStage
 from lib.ingest import IngestPipeline, RejectionSink, Stage
-from lib.lake import LakeRejectionSink, LakeStage
+from lib.lake import LakeRejectionSink, LakeStage, Stager
 from lib.settings import Settings
 from lib.storage import blob_service_client
 
@@ -28,9 +28,13 @@ def build_pipeline(env: Mapping[str, str] | None = None) -> IngestPipeline:
     settings = Settings.from_env(env)
     service = blob_service_client(settings)
     stages: list[Stage] = [DeidStage.from_env(service, env)]
-    stages.append(LakeStage(service))
+    stages.append(LakeStage())
     sinks: list[RejectionSink] = []
-    sinks.append(LakeRejectionSink(service))
+    sinks.append(LakeRejectionSink())
     return IngestPipeline.from_settings(
-        settings, service=service, stages=stages, rejection_sinks=sinks
+        settings,
+        service=service,
+        stages=stages,
+        rejection_sinks=sinks,
+        row_stager=Stager(service).stage_many,
     )

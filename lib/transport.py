@@ -15,10 +15,15 @@ from __future__ import annotations
 
 import requests
 from azure.core.pipeline.transport import RequestsTransport
+from requests.adapters import HTTPAdapter
 
 __all__ = ["READ_BLOCK_BYTES", "direct_transport"]
 
 READ_BLOCK_BYTES = 1024 * 1024
+# Connections kept per host. A worker process runs several invocations at once,
+# each with a few writes in flight; requests keeps 10 by default and drops (and
+# later reopens) the connections beyond that.
+POOL_CONNECTIONS = 32
 
 
 def direct_transport() -> RequestsTransport:
@@ -29,6 +34,9 @@ def direct_transport() -> RequestsTransport:
     """
     session = requests.Session()
     session.trust_env = False
+    adapter = HTTPAdapter(pool_maxsize=POOL_CONNECTIONS)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
     return RequestsTransport(
         session=session,
         session_owner=True,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -65,20 +65,23 @@ class Outcome:
 
 
 class OutcomePublisher(Protocol):
-    def publish(self, outcome: Outcome) -> None: ...
+    def publish(self, outcomes: Sequence[Outcome]) -> None:
+        """Publish every outcome, all or none; raise TransientError on failure."""
+        ...
 
 
 class LogOutcomePublisher:
     """Used when no topic is configured: the outcome goes to the log only."""
 
-    def publish(self, outcome: Outcome) -> None:
-        logger.info(
-            "outcome %s id=%s sha256=%s codes=%s",
-            outcome.event_type,
-            outcome.event_id,
-            outcome.sha256,
-            ",".join(outcome.codes) or "-",
-        )
+    def publish(self, outcomes: Sequence[Outcome]) -> None:
+        for outcome in outcomes:
+            logger.info(
+                "outcome %s id=%s sha256=%s codes=%s",
+                outcome.event_type,
+                outcome.event_id,
+                outcome.sha256,
+                ",".join(outcome.codes) or "-",
+            )
 
 
 class EventGridOutcomePublisher:
@@ -90,24 +93,37 @@ class EventGridOutcomePublisher:
 
         self._client = EventGridPublisherClient(endpoint, AzureKeyCredential(key))
 
-    def publish(self, outcome: Outcome) -> None:
+    def publish(self, outcomes: Sequence[Outcome]) -> None:
+        """Send the outcomes in one request: Event Grid takes a batch whole.
+
+        Raises
+        ------
+        TransientError
+            The topic refused or could not be reached; the events are retried.
+        """
         from azure.core.exceptions import AzureError
         from azure.eventgrid import EventGridEvent
 
-        event = EventGridEvent(
-            subject=outcome.subject,
-            event_type=outcome.event_type,
-            data=outcome.to_data(),
-            data_version=DATA_VERSION,
-            id=outcome.event_id,
-            event_time=datetime.now(UTC),
-        )
+        now = datetime.now(UTC)
+        events = [
+            EventGridEvent(
+                subject=outcome.subject,
+                event_type=outcome.event_type,
+                data=outcome.to_data(),
+                data_version=DATA_VERSION,
+                id=outcome.event_id,
+                event_time=now,
+            )
+            for outcome in outcomes
+        ]
+        if not events:
+            return
         try:
-            self._client.send([event])
+            self._client.send(events)
         except AzureError as exc:
             raise TransientError(
-                f"publishing {outcome.event_type} failed ({type(exc).__name__}); "
-                "the event will be retried"
+                f"publishing {len(events)} outcome event(s) failed "
+                f"({type(exc).__name__}); the events will be retried"
             ) from exc
 
 

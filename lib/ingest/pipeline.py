@@ -1,5 +1,9 @@
 """Process one ``BlobCreated`` event: read, validate, archive, publish, delete.
 
+The closing writes of an upload (its staged lake rows and its outcome event) are
+grouped with those of the uploads finishing at the same time in the same process
+(:mod:`lib.ingest.group`): one staged blob and one publish for the group.
+
 Every write is idempotent so that at-least-once delivery, duplicate uploads and
 concurrent deliveries of one blob all converge on the same state:
 
@@ -19,7 +23,7 @@ import json
 import logging
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,7 +37,7 @@ from azure.core.exceptions import (
 )
 from azure.storage.blob import BlobClient, BlobServiceClient
 
-from lib.errors import TransientError
+from lib.errors import ConfigurationError, TransientError
 from lib.events import (
     INSTANCE_ACCEPTED,
     INSTANCE_REJECTED,
@@ -43,8 +47,10 @@ from lib.events import (
     outcome_publisher,
 )
 from lib.ingest.faults import FaultInjector
+from lib.ingest.group import GroupCommit
 from lib.ingest.stages import (
     RejectionSink,
+    RowStager,
     Stage,
     StageRejection,
     Upload,
@@ -68,6 +74,10 @@ from lib.validation import Finding, Policy, ValidationReport, Verdict, validate
 logger = logging.getLogger(__name__)
 
 REASON_SCHEMA_VERSION = 1
+# Storage writes in flight for all uploads of one process: three per upload
+# (archive, de-identified instance, a group's rows) at the Python worker's
+# default thread count.
+WRITER_THREADS = 16
 
 
 class IngestStatus(enum.Enum):
@@ -90,6 +100,14 @@ class IngestResult:
     details: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class _Closing:
+    """What one upload still has to write before it leaves ``incoming``."""
+
+    rows: tuple[tuple[str, Mapping[str, Any]], ...]
+    outcome: Outcome
+
+
 class IngestPipeline:
     """The ingest flow over one storage account.
 
@@ -108,6 +126,9 @@ class IngestPipeline:
         the outcome event under each stage's name.
     rejection_sinks : iterable of RejectionSink
         Told about every quarantined upload.
+    row_stager : RowStager, optional
+        Writes the rows stages hand to :meth:`Upload.stage_row`, a group of
+        uploads at a time; required once a stage stages rows.
     faults : FaultInjector
         Dev-mode fault points; inert by default.
     """
@@ -122,6 +143,7 @@ class IngestPipeline:
         spool_threshold_bytes: int,
         stages: Iterable[Stage] = (),
         rejection_sinks: Iterable[RejectionSink] = (),
+        row_stager: RowStager | None = None,
         faults: FaultInjector | None = None,
     ) -> None:
         self._service = service
@@ -131,9 +153,12 @@ class IngestPipeline:
         self._spool_threshold_bytes = spool_threshold_bytes
         self._stages = tuple(stages)
         self._rejection_sinks = tuple(rejection_sinks)
-        # Threads for the storage writes of one upload (see WriteSet); each
-        # upload has at most a handful in flight.
-        self._writer = ThreadPoolExecutor(max_workers=4, thread_name_prefix="write")
+        self._row_stager = row_stager
+        # Threads for the storage writes of uploads (see WriteSet).
+        self._writer = ThreadPoolExecutor(
+            max_workers=WRITER_THREADS, thread_name_prefix="write"
+        )
+        self._closing = GroupCommit(self._close_group)
         self._faults = faults or FaultInjector()
 
     @classmethod
@@ -144,6 +169,7 @@ class IngestPipeline:
         service: BlobServiceClient | None = None,
         stages: Iterable[Stage] = (),
         rejection_sinks: Iterable[RejectionSink] = (),
+        row_stager: RowStager | None = None,
     ) -> IngestPipeline:
         return cls(
             service or blob_service_client(settings),
@@ -153,6 +179,7 @@ class IngestPipeline:
             spool_threshold_bytes=settings.spool_threshold_bytes,
             stages=stages,
             rejection_sinks=rejection_sinks,
+            row_stager=row_stager,
             faults=FaultInjector(settings.faults, settings.fault_state_dir),
         )
 
@@ -206,7 +233,7 @@ class IngestPipeline:
                 )
                 return IngestResult(IngestStatus.SKIPPED)
 
-        self._publish(event, result)
+        self._close(event, result, upload.rows)
         self._faults.check("before_delete", result.sha256)
         self._delete_incoming(incoming, event.etag)
         logger.info(
@@ -280,6 +307,8 @@ class IngestPipeline:
         self._faults.check("after_archive", upload.sha256)
 
         if rejection is not None:
+            # A rejected upload is described by its rejection row alone.
+            upload.rows.clear()
             return self._reject(
                 incoming, upload, rejection.finding, (rejection.finding,)
             )
@@ -328,19 +357,44 @@ class IngestPipeline:
             details={"check": primary.check, "keyword": primary.keyword},
         )
 
-    def _publish(self, event: BlobCreated, result: IngestResult) -> None:
-        accepted = result.status is IngestStatus.ACCEPTED
-        self._publisher.publish(
-            Outcome(
-                event_type=INSTANCE_ACCEPTED if accepted else INSTANCE_REJECTED,
-                source_event_id=event.event_id,
-                sha256=result.sha256,
-                size=result.size,
-                location=result.location,
-                codes=result.codes,
-                details=result.details,
+    def _close(
+        self,
+        event: BlobCreated,
+        result: IngestResult,
+        rows: Sequence[tuple[str, Mapping[str, Any]]],
+    ) -> None:
+        """Stage the upload's rows and publish its outcome, grouped with others."""
+        if rows and self._row_stager is None:
+            raise ConfigurationError(
+                "a stage staged table rows but the pipeline has no row stager "
+                "(lib/composition.py)"
             )
+        accepted = result.status is IngestStatus.ACCEPTED
+        outcome = Outcome(
+            event_type=INSTANCE_ACCEPTED if accepted else INSTANCE_REJECTED,
+            source_event_id=event.event_id,
+            sha256=result.sha256,
+            size=result.size,
+            location=result.location,
+            codes=result.codes,
+            details=result.details,
         )
+        self._closing.submit(_Closing(tuple(rows), outcome))
+
+    def _close_group(self, group: Sequence[_Closing]) -> None:
+        # One staged blob for the group's rows, written while its outcomes are
+        # published in one request; both finish before any member deletes.
+        rows = [row for closing in group for row in closing.rows]
+        staging = (
+            self._writer.submit(self._row_stager, rows)
+            if rows and self._row_stager is not None
+            else None
+        )
+        try:
+            self._publisher.publish([closing.outcome for closing in group])
+        finally:
+            if staging is not None:
+                staging.result()
 
     def _delete_incoming(self, incoming: BlobClient, etag: str) -> None:
         try:

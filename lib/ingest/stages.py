@@ -4,12 +4,17 @@ A stage runs after the original is archived in ``raw`` and before the upload is
 removed from ``incoming``. It returns non-PHI details for the outcome event, or
 raises :class:`StageRejection` to send the upload to quarantine with its own code.
 Stages must be idempotent: a redelivered event runs them again.
+
+Large outputs (the de-identified instance) are written by the stage through the
+upload's :class:`WriteSet`; small table rows are handed to
+:meth:`Upload.stage_row`, and the pipeline writes the rows of concurrent uploads
+together (see :mod:`lib.ingest.group`).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent import futures
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
@@ -78,6 +83,13 @@ class Upload:
     content: IO[bytes]
     report: ValidationReport
     writes: WriteSet = field(default_factory=WriteSet, compare=False)
+    rows: list[tuple[str, Mapping[str, Any]]] = field(
+        default_factory=list, compare=False
+    )
+
+    def stage_row(self, table: str, row: Mapping[str, Any]) -> None:
+        """Have ``row`` staged for ``table`` before the upload leaves ``incoming``."""
+        self.rows.append((table, row))
 
     def read_bytes(self) -> bytes:
         """The whole upload, read once and shared by every stage."""
@@ -104,6 +116,12 @@ class Stage(Protocol):
     def run(
         self, upload: Upload, earlier: Mapping[str, Mapping[str, Any]]
     ) -> Mapping[str, Any]: ...
+
+
+class RowStager(Protocol):
+    """Writes the staged rows of one or more uploads in one request."""
+
+    def __call__(self, rows: Sequence[tuple[str, Mapping[str, Any]]]) -> object: ...
 
 
 class RejectionSink(Protocol):

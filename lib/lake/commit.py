@@ -3,9 +3,11 @@
 One run (the commit timer, every minute):
 
 1. take the commit lease (:mod:`lib.lake.lock`); if another run holds it, stop;
-2. list and read up to ``commit_max_rows`` staged rows;
-3. per table, MERGE them on the natural key: a key already in the table is not
-   inserted again (one Delta commit per table per run, not per instance);
+2. list and read up to ``commit_max_rows`` staged blobs (a blob holds one row,
+   or the rows of a group of uploads: :mod:`lib.lake.staging`);
+3. per table, keep one row per natural key and MERGE them on it: a key already
+   in the table is not inserted again (one Delta commit per table per run, not
+   per instance);
 4. recompute the ``series`` and ``studies`` rows of every study in the batch from
    ``instances`` and MERGE them (replace on match);
 5. delete the staged blobs that were read.
@@ -41,7 +43,7 @@ from lib.errors import TransientError
 from lib.lake.lock import LakeBusy, commit_lock
 from lib.lake.schemas import INSTANCES, SERIES, STUDIES, TABLES, TableSpec
 from lib.lake.settings import LakeSettings
-from lib.lake.staging import decode_rows, document_from_metadata
+from lib.lake.staging import decode_rows, document_from_metadata, staged_rows
 from lib.lake.storage import STAGING_PREFIX, LakeLocation
 from lib.storage import LAKE
 
@@ -185,15 +187,15 @@ class LakeCommitter:
         by_table: dict[str, list[Mapping[str, Any]]] = {}
         done: list[str] = []
         for name, document in self._read_staged(staged):
-            table = None if document is None else document.get("table")
-            if document is not None and table not in TABLES:
+            entries = [] if document is None else list(staged_rows(document))
+            if any(entry.get("table") not in TABLES for entry in entries):
                 # Staged by a newer deployment (a table this code does not know):
-                # left for a committer that does, never dropped.
-                logger.warning("staged row for an unknown table left in place")
+                # the blob is left for a committer that does, never dropped.
+                logger.warning("staged rows for an unknown table left in place")
                 continue
             done.append(name)
-            if document is not None:
-                by_table.setdefault(str(table), []).append(document)
+            for entry in entries:
+                by_table.setdefault(str(entry["table"]), []).append(entry)
 
         committed_time = _now()
         inserted: dict[str, int] = {}

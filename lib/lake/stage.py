@@ -1,9 +1,10 @@
 """The lake's seams in the ingest pipeline: a stage and a rejection sink.
 
-Both only *stage* rows (one write-once blob each, named by the natural key); the
-commit timer puts them in the tables. They run inside the ingest of one upload,
-before it leaves ``incoming``, so a failure here retries the event and a
-redelivery re-stages the same names.
+Both only hand rows to the upload (:meth:`lib.ingest.Upload.stage_row`); the
+pipeline stages them, grouped with the rows of uploads that finish at the same
+time, before the upload leaves ``incoming``, and the commit timer puts them in
+the tables. A failure retries the event; a redelivery stages the same natural
+keys again, which the commit merges into one row.
 """
 
 from __future__ import annotations
@@ -12,15 +13,18 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from azure.storage.blob import BlobServiceClient
-
 from lib.errors import ConfigurationError
 from lib.ingest import Upload
 from lib.lake.schemas import INSTANCES, REJECTIONS
-from lib.lake.staging import Stager, staged_blob_name
+from lib.lake.staging import check_row
 from lib.validation import Finding
 
-__all__ = ["LakeRejectionSink", "LakeStage", "instance_row", "rejection_row"]
+__all__ = [
+    "LakeRejectionSink",
+    "LakeStage",
+    "instance_row",
+    "rejection_row",
+]
 
 DEID_STAGE = "deid"
 
@@ -117,30 +121,21 @@ def rejection_row(
 
 
 class LakeStage:
-    """Stage the ``instances`` row of each de-identified upload.
-
-    Parameters
-    ----------
-    service : BlobServiceClient
-        The account holding the ``lake`` container.
-    """
+    """Stage the ``instances`` row of each de-identified upload."""
 
     name = "lake"
-
-    def __init__(self, service: BlobServiceClient) -> None:
-        self._stager = Stager(service)
 
     def run(
         self, upload: Upload, earlier: Mapping[str, Mapping[str, Any]]
     ) -> Mapping[str, Any]:
-        """Stage the row; return the staged blob's name (new UIDs only).
+        """Hand the row to the upload; return the table it goes to.
 
         Raises
         ------
         ConfigurationError
             The de-identification stage did not run before this one.
-        TransientError
-            Storage failed; the event is retried.
+        ValueError
+            The row has no usable natural key (a bug in the deid stage).
         """
         deid = earlier.get(DEID_STAGE)
         if deid is None:
@@ -148,29 +143,20 @@ class LakeStage:
                 "the lake stage needs the deid stage before it (lib/composition.py)"
             )
         row = instance_row(upload, deid, datetime.now(UTC), earlier.get("validation"))
-        # The write joins the upload's other writes (see WriteSet); the name is
-        # deterministic, so it is known before the write lands.
-        upload.writes.submit(self._stager.stage, INSTANCES.name, row)
-        return {"staged": staged_blob_name(INSTANCES, row)}
+        check_row(INSTANCES.name, row)
+        upload.stage_row(INSTANCES.name, row)
+        return {"staged": INSTANCES.name}
 
 
 class LakeRejectionSink:
-    """Stage the ``rejections`` row of each quarantined upload.
-
-    Parameters
-    ----------
-    service : BlobServiceClient
-        The account holding the ``lake`` container.
-    """
-
-    def __init__(self, service: BlobServiceClient) -> None:
-        self._stager = Stager(service)
+    """Stage the ``rejections`` row of each quarantined upload."""
 
     def record(self, upload: Upload, finding: Finding, location: str) -> None:
-        """Stage the row (``location`` is not stored: it repeats the hash)."""
-        upload.writes.submit(
-            self._stager.stage, REJECTIONS.name, rejection_row(upload, finding, _now())
-        )
+        """Hand the row to the upload (``location`` is not stored: it repeats
+        the hash)."""
+        row = rejection_row(upload, finding, _now())
+        check_row(REJECTIONS.name, row)
+        upload.stage_row(REJECTIONS.name, row)
 
 
 def _now() -> datetime:

@@ -1,11 +1,21 @@
-"""Staged rows: one small write-once blob per row, committed in batches later.
+"""Staged rows: small write-once blobs, committed in batches later.
 
 A function instance never commits to a Delta table itself: concurrent commits
-conflict and every commit adds files. It writes each row as a JSON blob under
-``lake/staging/{table}/{natural key}.json`` instead. The name is the row's natural
-key, so a redelivered event or a duplicate upload writes the same name and
-``If-None-Match: *`` turns the second write into a no-op. The commit timer
-(:mod:`lib.lake.commit`) folds staged rows into the tables and deletes them.
+conflict and every commit adds files. It stages rows as JSON blobs under
+``lake/staging/`` instead, in one of two forms:
+
+- one row: ``staging/{table}/{natural key}.json``. A redelivered event or a
+  duplicate upload writes the same name, and ``If-None-Match: *`` turns the
+  second write into a no-op. The row also rides in the blob's metadata, so the
+  committer reads it from the listing.
+- a group of rows (from uploads that finished together, see
+  :mod:`lib.ingest.group`): ``staging/groups/{time}-{uuid}.json`` holding every
+  row with its table. A redelivery may stage a row again in another group; the
+  committer keeps one row per natural key and MERGEs on it, so the copy changes
+  nothing.
+
+The commit timer (:mod:`lib.lake.commit`) folds staged rows into the tables and
+deletes the blobs it read.
 """
 
 from __future__ import annotations
@@ -13,8 +23,9 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Mapping
-from datetime import date, datetime
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -24,9 +35,20 @@ from lib.lake.schemas import TABLES, TableSpec
 from lib.lake.storage import STAGING_PREFIX
 from lib.storage import LAKE, write_once
 
-__all__ = ["STAGED_SCHEMA_VERSION", "Stager", "decode_rows", "staged_blob_name"]
+__all__ = [
+    "GROUP_SCHEMA_VERSION",
+    "STAGED_SCHEMA_VERSION",
+    "Stager",
+    "check_row",
+    "decode_rows",
+    "staged_blob_name",
+    "staged_rows",
+]
 
 STAGED_SCHEMA_VERSION = 1
+GROUP_SCHEMA_VERSION = 2
+# Not a table name (tables are plural nouns in schemas.TABLES).
+GROUPS_FOLDER = "groups"
 ROW_METADATA = "row"
 MAX_INLINE_METADATA = 7 * 1024
 # Natural keys are UIDs, hashes, dates and UUIDs; anything else in a blob name
@@ -89,15 +111,7 @@ class Stager:
         TransientError
             Storage failed; the caller's event is retried.
         """
-        spec = TABLES.get(table)
-        if spec is None or not spec.staged:
-            raise ValueError(f"table {table!r} does not take staged rows")
-        unknown = set(row) - set(spec.schema.names)
-        if unknown:
-            raise ValueError(
-                f"table {table}: no column {sorted(unknown)[0]} (see docs/tables.md)"
-            )
-        name = staged_blob_name(spec, row)
+        name = check_row(table, row)
         document = {"schemaVersion": STAGED_SCHEMA_VERSION, "table": table, "row": row}
         data = json.dumps(document, default=_encode, sort_keys=True).encode()
         write_once(
@@ -109,6 +123,68 @@ class Stager:
             metadata=inline_metadata(data),
         )
         return name
+
+    def stage_many(self, rows: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
+        """Stage ``(table, row)`` pairs in one blob; return its name.
+
+        A single row is staged under its natural key (:meth:`stage`).
+
+        Raises
+        ------
+        ValueError
+            No rows, or a row :meth:`stage` would refuse.
+        TransientError
+            Storage failed; the callers' events are retried.
+        """
+        if not rows:
+            raise ValueError("nothing to stage")
+        if len(rows) == 1:
+            return self.stage(*rows[0])
+        for table, row in rows:
+            check_row(table, row)
+        document = {
+            "schemaVersion": GROUP_SCHEMA_VERSION,
+            "rows": [{"table": table, "row": row} for table, row in rows],
+        }
+        data = json.dumps(document, default=_encode, sort_keys=True).encode()
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        name = f"{STAGING_PREFIX}/{GROUPS_FOLDER}/{stamp}-{uuid.uuid4().hex}.json"
+        write_once(
+            self._service,
+            LAKE,
+            name,
+            data,
+            content_type="application/json",
+            metadata=inline_metadata(data),
+        )
+        return name
+
+
+def check_row(table: str, row: Mapping[str, Any]) -> str:
+    """Refuse a row the table cannot take; return its single-row staged name.
+
+    Raises
+    ------
+    ValueError
+        Unknown table, unknown column or an unusable key.
+    """
+    spec = TABLES.get(table)
+    if spec is None or not spec.staged:
+        raise ValueError(f"table {table!r} does not take staged rows")
+    unknown = set(row) - set(spec.schema.names)
+    if unknown:
+        raise ValueError(
+            f"table {table}: no column {sorted(unknown)[0]} (see docs/tables.md)"
+        )
+    return staged_blob_name(spec, row)
+
+
+def staged_rows(document: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """The ``{"table", "row"}`` entries of a staged document of either form."""
+    if "rows" in document:
+        yield from document["rows"]
+    else:
+        yield document
 
 
 def inline_metadata(data: bytes) -> dict[str, str] | None:

@@ -225,7 +225,7 @@ def test_listing_waits_while_the_workers_have_a_backlog(
     )
     for index in range(6):
         _upload(blob_service, f"backlog/{index}.dcm")
-    with running_devhost(env, app=SAMPLE_APP, workers=1) as host:
+    with running_devhost(env, app=SAMPLE_APP, workers=1, threads=1) as host:
         deadline = time.monotonic() + 30
         while host.status()["watcher"]["eventsPublished"] < 6:
             assert time.monotonic() < deadline, "the first listing never came"

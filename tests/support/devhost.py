@@ -292,6 +292,7 @@ def running_devhost(
     *,
     app: str = "function_app:app",
     workers: int = 2,
+    threads: int | None = None,
     watch: bool = True,
     timers: bool = False,
     startup_timeout: float = STARTUP_TIMEOUT_SECONDS,
@@ -310,6 +311,9 @@ def running_devhost(
         ``module:attribute`` of the FunctionApp.
     workers : int
         Worker processes.
+    threads : int | None
+        Concurrent invocations per worker process; the dev host's default
+        (``PYTHON_THREADPOOL_THREAD_COUNT`` or the Python worker's) when None.
     watch, timers : bool
         Run the blob watcher / timer triggers.
     startup_timeout : float
@@ -337,6 +341,8 @@ def running_devhost(
         "--settings",
         str(workdir / "local.settings.json"),
     ]
+    if threads is not None:
+        command.extend(["--threads", str(threads)])
     if not watch:
         command.append("--no-watch")
     if not timers:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,9 +27,11 @@ class RecordingPublisher:
 
     def __init__(self) -> None:
         self.outcomes: list[Outcome] = []
+        self.requests = 0
 
-    def publish(self, outcome: Outcome) -> None:
-        self.outcomes.append(outcome)
+    def publish(self, outcomes: Sequence[Outcome]) -> None:
+        self.requests += 1
+        self.outcomes.extend(outcomes)
 
 
 def upload(service: BlobServiceClient, name: str, data: bytes) -> BlobCreated:

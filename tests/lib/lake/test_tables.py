@@ -140,10 +140,8 @@ def test_rejected_upload_row_follows_the_event_day(
     assert row["keyword"] is None
 
 
-def test_lake_stage_without_deid_names_the_missing_stage(
-    blob_service: BlobServiceClient,
-) -> None:
-    stage = LakeStage(blob_service)
+def test_lake_stage_without_deid_names_the_missing_stage() -> None:
+    stage = LakeStage()
 
     with pytest.raises(ConfigurationError, match="needs the deid stage"):
         stage.run(None, {})  # type: ignore[arg-type]

@@ -1,0 +1,133 @@
+"""Group commit: one request for the closing writes of concurrent uploads.
+
+Every upload ends with two small writes, its lake row and its outcome event.
+Made one by one they cost as much as the instance itself: a storage or Event
+Grid round trip each, plus one staged blob per row for the emulator (and the
+committer) to scan. The Functions host runs several invocations of one worker
+process at a time (``PYTHON_THREADPOOL_THREAD_COUNT`` threads), so those that
+reach the end together can share the round trips, as databases share a log
+flush between the transactions that commit together.
+
+No timer holds anyone back: an upload that arrives while no flush is running
+becomes the leader and flushes at once, alone if need be. Uploads that arrive
+during that flush queue up, and the first of them leads the next flush for all
+of them. Under load the groups grow by themselves; when idle, nothing waits.
+
+Every member of a group sees the flush's outcome: if it fails, each of them
+raises, so each event is redelivered and nothing is half done. Redelivery may
+then write a row or publish an event twice; rows are merged on their natural
+keys and outcome ids are deterministic, so a duplicate changes nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
+
+from lib.errors import TransientError
+
+__all__ = ["GroupCommit"]
+
+T = TypeVar("T")
+
+DEFAULT_MAX_ITEMS = 64
+
+
+class _Ticket(Generic[T]):
+    __slots__ = ("done", "error", "item")
+
+    def __init__(self, item: T) -> None:
+        self.item = item
+        self.done = False
+        self.error: BaseException | None = None
+
+
+class GroupCommit(Generic[T]):
+    """Runs ``flush`` over the items of every caller that is waiting at once.
+
+    Parameters
+    ----------
+    flush : callable
+        Writes a group of items; raises if any of it failed.
+    max_items : int
+        The most items one flush takes (request size limits).
+
+    Example
+    -------
+    >>> group = GroupCommit(lambda items: print(len(items)))
+    >>> group.submit("a row")
+    1
+    """
+
+    def __init__(
+        self,
+        flush: Callable[[Sequence[T]], None],
+        *,
+        max_items: int = DEFAULT_MAX_ITEMS,
+    ) -> None:
+        if max_items < 1:
+            raise ValueError("max_items must be at least 1")
+        self._flush = flush
+        self._max_items = max_items
+        self._condition = threading.Condition()
+        self._queue: list[_Ticket[T]] = []
+        self._flushing = False
+        # Books for tests and the bench: flushes run and items they carried.
+        self.flushes = 0
+        self.items = 0
+
+    def submit(self, item: T) -> None:
+        """Return once a flush that carried ``item`` has succeeded.
+
+        Raises
+        ------
+        Exception
+            The flush that carried ``item`` failed: the leader raises the flush's
+            own exception, the others a :class:`TransientError` caused by it.
+        """
+        ticket = _Ticket(item)
+        with self._condition:
+            self._queue.append(ticket)
+            while not ticket.done:
+                if self._flushing:
+                    self._condition.wait()
+                    continue
+                self._lead()
+        if ticket.error is not None:
+            raise ticket.error
+
+    def _lead(self) -> None:
+        """Flush the oldest queued items; called and returns holding the lock."""
+        self._flushing = True
+        group = self._queue[: self._max_items]
+        del self._queue[: self._max_items]
+        error: BaseException | None = None
+        self._condition.release()
+        try:
+            self._flush([ticket.item for ticket in group])
+        except BaseException as exc:  # every member must hear of it
+            error = exc
+        finally:
+            self._condition.acquire()
+        self.flushes += 1
+        self.items += len(group)
+        for index, ticket in enumerate(group):
+            ticket.done = True
+            if error is not None:
+                # One exception object is not raised in several threads at once
+                # (each raise rewrites its traceback); the first member gets the
+                # original, the others one of their own that points to it.
+                ticket.error = error if index == 0 else _shared_failure(error)
+        self._flushing = False
+        self._condition.notify_all()
+
+
+def _shared_failure(error: BaseException) -> BaseException:
+    if not isinstance(error, Exception):
+        return error  # KeyboardInterrupt and the like are not wrapped
+    failure = TransientError(
+        f"the grouped write this upload joined failed ({type(error).__name__})"
+    )
+    failure.__cause__ = error
+    return failure
