@@ -1,9 +1,12 @@
 """The whole event pipeline on Azurite against a bare download plus upload.
 
-Both sides move the same blobs with the same parallelism (the dev host's worker
-count): the baseline downloads each blob from one container and uploads it to
-another; the pipeline is the dev host running the real app (validate, archive,
-de-identify, publish, delete) on blobs already in ``incoming``, timed from the
+Both sides move the same blobs with the same parallelism: the dev host runs
+``workers`` processes of ``threads`` concurrent invocations each (its defaults,
+as the Functions host's: one process per core, the Python worker's thread
+count), and the baseline runs ``workers x threads`` copies at a time. The
+baseline downloads each blob from one container and uploads it to another; the
+pipeline is the dev host running the real app (validate, archive, de-identify,
+stage lake rows, publish, delete) on blobs already in ``incoming``, timed from the
 moment the host answers until ``incoming`` is empty. Rounds pair the two sides;
 the figure is the median of the rounds' ratios (``MEDLAKE_BENCH_PIPELINE_ROUNDS``,
 default 5), and ``bench/results.json`` keeps every round.
@@ -21,6 +24,7 @@ from typing import Any
 from azure.storage.blob import BlobServiceClient
 
 from bench.cases import result
+from devhost.config import python_worker_threads
 from lib.storage import INCOMING, RAW, ensure_containers
 from tests.support.azurite import free_port, running_azurite
 from tests.support.devhost import running_devhost
@@ -71,6 +75,7 @@ def _pipeline(
     env: dict[str, str],
     port: int,
     workers: int,
+    threads: int,
     service: BlobServiceClient,
     blobs: list[bytes],
 ) -> float:
@@ -78,7 +83,7 @@ def _pipeline(
     # the moment the host answers until incoming is empty.
     _upload_all(service, INCOMING, blobs)
     incoming = service.get_container_client(INCOMING)
-    with running_devhost(env, port=port, workers=workers) as host:
+    with running_devhost(env, port=port, workers=workers, threads=threads) as host:
         started = time.perf_counter()
         while any(True for _ in incoming.list_blobs(results_per_page=1)):
             time.sleep(0.25)
@@ -106,6 +111,9 @@ def _pipeline_env(connection_string: str, port: int) -> dict[str, str]:
 def run(corpus: list[Path], workdir: Path) -> list[dict[str, Any]]:
     blobs = [p.read_bytes() for p in corpus]
     workers = int(os.environ.get("MEDLAKE_BENCH_WORKERS", "0")) or os.cpu_count() or 2
+    threads = (
+        int(os.environ.get("MEDLAKE_BENCH_THREADS", "0")) or python_worker_threads()
+    )
     rounds = int(os.environ.get("MEDLAKE_BENCH_PIPELINE_ROUNDS", str(ROUNDS)))
     pairs: list[tuple[float, float]] = []
     for _ in range(rounds):
@@ -115,13 +123,18 @@ def run(corpus: list[Path], workdir: Path) -> list[dict[str, Any]]:
         with running_azurite() as connection_string:
             service = BlobServiceClient.from_connection_string(connection_string)
             _fresh_containers(service)
-            baseline = len(blobs) / _baseline(service, blobs, workers)
+            baseline = len(blobs) / _baseline(service, blobs, workers * threads)
         with running_azurite() as connection_string:
             service = BlobServiceClient.from_connection_string(connection_string)
             _fresh_containers(service)
             port = free_port()
             pipeline = len(blobs) / _pipeline(
-                _pipeline_env(connection_string, port), port, workers, service, blobs
+                _pipeline_env(connection_string, port),
+                port,
+                workers,
+                threads,
+                service,
+                blobs,
             )
         pairs.append((pipeline, baseline))
 
@@ -132,7 +145,7 @@ def run(corpus: list[Path], workdir: Path) -> list[dict[str, Any]]:
     return [
         result(
             "pipeline",
-            f"event pipeline, {workers} workers",
+            f"event pipeline, {workers} workers x {threads} threads",
             value=ours,
             unit="files/s",
             baseline_name="download + upload of the same blobs",
