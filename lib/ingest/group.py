@@ -77,6 +77,12 @@ class GroupCommit(Generic[T]):
         self.flushes = 0
         self.items = 0
 
+    @property
+    def queued(self) -> int:
+        """Items waiting for the next flush."""
+        with self._condition:
+            return len(self._queue)
+
     def submit(self, item: T) -> None:
         """Return once a flush that carried ``item`` has succeeded.
 

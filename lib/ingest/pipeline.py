@@ -158,7 +158,8 @@ class IngestPipeline:
         self._writer = ThreadPoolExecutor(
             max_workers=WRITER_THREADS, thread_name_prefix="write"
         )
-        self._closing = GroupCommit(self._close_group)
+        # Public for metrics and tests: flushes, items and the queue length.
+        self.closing = GroupCommit(self._close_group)
         self._faults = faults or FaultInjector()
 
     @classmethod
@@ -379,7 +380,7 @@ class IngestPipeline:
             codes=result.codes,
             details=result.details,
         )
-        self._closing.submit(_Closing(tuple(rows), outcome))
+        self.closing.submit(_Closing(tuple(rows), outcome))
 
     def _close_group(self, group: Sequence[_Closing]) -> None:
         # One staged blob for the group's rows, written while its outcomes are

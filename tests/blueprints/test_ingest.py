@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 from azure.storage.blob import BlobServiceClient
 
+from lib.lake.staging import staged_rows
 from lib.samples import SyntheticPatient, ct_instance
-from lib.storage import DEADLETTER, DEID, INCOMING, QUARANTINE, RAW, raw_blob_name
+from lib.storage import DEADLETTER, DEID, INCOMING, LAKE, QUARANTINE, RAW, raw_blob_name
 from lib.validation import CATALOGUE, Severity
 from tests.support.devhost import DevHost, running_devhost
 from tests.support.malformed import MALFORMED
@@ -288,4 +289,14 @@ def test_fifty_concurrent_uploads_all_complete(
     status = host.status()
     assert status["state"] == "running"
     assert status["counters"]["failed"] == 0
-    assert len(host.published_events("outcomes")) == 50
+    outcomes = host.published_events("outcomes")
+    assert len({event["id"] for event in outcomes}) == len(outcomes) == 50
+    # Uploads that finished together staged their lake rows in one blob.
+    lake = blob_service.get_container_client(LAKE)
+    staged = [
+        json.loads(lake.download_blob(b.name).readall())
+        for b in lake.list_blobs(name_starts_with="staging/")
+    ]
+    rows = [entry["row"] for doc in staged for entry in staged_rows(doc)]
+    assert len({row["sop_instance_uid"] for row in rows}) == len(rows) == 50
+    assert len(staged) < 50

@@ -215,6 +215,32 @@ def test_bulk_upload_uses_every_worker(
     )
 
 
+def test_one_worker_runs_invocations_in_its_threads_at_once(
+    devhost_env: dict[str, str], blob_service: BlobServiceClient
+) -> None:
+    env = _env(
+        devhost_env,
+        MEDLAKE_DEVHOST_EVENT_FUNCTIONS="record_event",
+        SAMPLE_RECORD_SLEEP="0.5",
+    )
+    with running_devhost(env, app=SAMPLE_APP, workers=1, threads=3) as host:
+        for index in range(6):
+            _upload(blob_service, f"threads/{index}.dcm")
+        host.wait_idle(timeout=60)
+        status = host.status()
+
+    events = _recorded_events(blob_service)
+    assert len(events) == 6
+    assert len({event["pid"] for event in events}) == 1
+    assert status["workers"]["threads"] == 3
+    intervals = sorted((e["started"], e["finished"]) for e in events)
+    # The most runs overlapping at any start: three threads, never more.
+    overlaps = [
+        sum(1 for s, f in intervals if s <= start < f) for start, _ in intervals
+    ]
+    assert max(overlaps) == 3
+
+
 def test_listing_waits_while_the_workers_have_a_backlog(
     devhost_env: dict[str, str], blob_service: BlobServiceClient
 ) -> None:

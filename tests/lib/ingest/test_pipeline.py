@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from azure.storage.blob import BlobServiceClient
 
+from lib.errors import ConfigurationError, TransientError
 from lib.events import INSTANCE_ACCEPTED, INSTANCE_REJECTED, BlobCreated, Outcome
-from lib.ingest import FaultInjector, IngestPipeline, IngestStatus, InjectedFault
+from lib.ingest import (
+    FaultInjector,
+    IngestPipeline,
+    IngestStatus,
+    InjectedFault,
+    Upload,
+)
 from lib.samples import SyntheticPatient, ct_instance
 from lib.samples.broken import missing_study_instance_uid, not_dicom
 from lib.storage import INCOMING, QUARANTINE, RAW
@@ -264,3 +274,100 @@ def test_archive_is_the_validated_version_byte_for_byte(
         .readall()
     )
     assert hashlib.sha256(archived).hexdigest() == result.sha256
+
+
+class RowStage:
+    """Stages one row per upload, keyed by its hash (stands in for the lake)."""
+
+    name = "rows"
+
+    def run(self, upload: Upload, earlier: object) -> dict[str, object]:
+        upload.stage_row("instances", {"sha256": upload.sha256})
+        return {}
+
+
+class GatedPublisher(RecordingPublisher):
+    """Holds the first publish until ``others`` uploads queue behind it."""
+
+    def __init__(self, others: int) -> None:
+        super().__init__()
+        self.others = others
+        self.pipeline: IngestPipeline | None = None
+
+    def publish(self, outcomes: Sequence[Outcome]) -> None:
+        if self.requests == 0:
+            assert self.pipeline is not None
+            deadline = time.monotonic() + 30
+            while self.pipeline.closing.queued < self.others:
+                assert time.monotonic() < deadline, "the other uploads never queued"
+                time.sleep(0.005)
+        super().publish(outcomes)
+
+
+def test_uploads_finishing_together_share_one_publish_and_one_row_write(
+    blob_service: BlobServiceClient,
+) -> None:
+    publisher = GatedPublisher(others=3)
+    row_writes: list[list[str]] = []
+    pipeline = make_pipeline(
+        blob_service,
+        publisher,
+        stages=[RowStage()],
+        row_stager=lambda rows: row_writes.append([r["sha256"] for _, r in rows]),
+    )
+    publisher.pipeline = pipeline
+    corpus = [
+        ct_instance(SyntheticPatient(42), 1, 1, n, rows=32, columns=32)
+        for n in range(1, 5)
+    ]
+    events = [upload(blob_service, f"group/{n}.dcm", d) for n, d in enumerate(corpus)]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(pipeline.handle, events))
+
+    assert [r.status for r in results] == [IngestStatus.ACCEPTED] * 4
+    assert publisher.requests == 2
+    assert sorted(len(write) for write in row_writes) == [1, 3]
+    assert sorted(h for write in row_writes for h in write) == sorted(
+        hashlib.sha256(d).hexdigest() for d in corpus
+    )
+    assert len({o.event_id for o in publisher.outcomes}) == 4
+    assert names(blob_service, INCOMING) == []
+    assert len(names(blob_service, RAW)) == 4
+
+
+def test_failed_row_write_keeps_the_upload_and_the_retry_completes(
+    blob_service: BlobServiceClient, publisher: RecordingPublisher, valid: bytes
+) -> None:
+    attempts: list[int] = []
+
+    def flaky_stager(rows: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        attempts.append(len(rows))
+        if len(attempts) == 1:
+            raise TransientError("staging refused")
+
+    pipeline = make_pipeline(
+        blob_service, publisher, stages=[RowStage()], row_stager=flaky_stager
+    )
+    event = upload(blob_service, "flaky.dcm", valid)
+
+    with pytest.raises(TransientError, match="staging refused"):
+        pipeline.handle(event)
+    assert names(blob_service, INCOMING) == ["flaky.dcm"]
+
+    assert pipeline.handle(event).status is IngestStatus.ACCEPTED
+    assert attempts == [1, 1]
+    assert names(blob_service, INCOMING) == []
+    # The outcome may have gone out with the failed attempt; its id repeats.
+    assert len({o.event_id for o in publisher.outcomes}) == 1
+
+
+def test_rows_without_a_row_stager_are_a_configuration_error(
+    blob_service: BlobServiceClient, publisher: RecordingPublisher, valid: bytes
+) -> None:
+    pipeline = make_pipeline(blob_service, publisher, stages=[RowStage()])
+    event = upload(blob_service, "nostager.dcm", valid)
+
+    with pytest.raises(ConfigurationError, match="no row stager"):
+        pipeline.handle(event)
+    assert names(blob_service, INCOMING) == ["nostager.dcm"]

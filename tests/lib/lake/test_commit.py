@@ -12,7 +12,14 @@ from azure.storage.blob import BlobServiceClient
 from lib.errors import TransientError
 from lib.ingest import IngestPipeline
 from lib.ingest.pipeline import IngestStatus
-from lib.lake import LakeBusy, LakeCommitter, LakeLocation, LakeSettings, commit_lock
+from lib.lake import (
+    LakeBusy,
+    LakeCommitter,
+    LakeLocation,
+    LakeSettings,
+    Stager,
+    commit_lock,
+)
 from tests.lib.lake.conftest import ingest, instance, read, staged, upload
 from tests.support.malformed import MALFORMED
 
@@ -232,3 +239,72 @@ def test_row_staged_for_an_unknown_table_is_left_for_a_newer_committer(
 
     assert result.inserted["instances"] == 1
     assert staged(blob_service) == [future]
+
+
+def _restage_as_groups(
+    service: BlobServiceClient, groups: list[list[int]]
+) -> list[tuple[str, dict[str, object]]]:
+    """Replace the single-row staged blobs by groups of them (by index)."""
+    container = service.get_container_client("lake")
+    names = staged(service)
+    entries = [json.loads(container.download_blob(n).readall()) for n in names]
+    rows = [(entry["table"], entry["row"]) for entry in entries]
+    for name in names:
+        container.delete_blob(name)
+    stager = Stager(service)
+    for group in groups:
+        stager.stage_many([rows[index] for index in group])
+    return rows
+
+
+@pytest.mark.parametrize("inline", [True, False], ids=["listed", "downloaded"])
+def test_grouped_rows_commit_once_even_when_staged_twice(
+    pipeline: IngestPipeline,
+    blob_service: BlobServiceClient,
+    committer: LakeCommitter,
+    monkeypatch: pytest.MonkeyPatch,
+    inline: bool,
+) -> None:
+    if not inline:
+        monkeypatch.setattr("lib.lake.staging.MAX_INLINE_METADATA", 0)
+    for number in range(1, 6):
+        ingest(pipeline, blob_service, instance(11, series=number % 2, number=number))
+    # Row 0 is staged again in a second group and row 1 again on its own, as
+    # redeliveries after a failed publish would.
+    rows = _restage_as_groups(blob_service, [[0, 1], [2, 3, 4, 0]])
+    Stager(blob_service).stage(*rows[1])
+    assert len(staged(blob_service)) == 3
+    listed = blob_service.get_container_client("lake").list_blobs(
+        name_starts_with="staging/groups/", include=["metadata"]
+    )
+    assert all(bool(blob.metadata) is inline for blob in listed)
+
+    result = committer.commit()
+
+    assert result.inserted["instances"] == 5
+    assert staged(blob_service) == []
+    assert read(committer, "instances").num_rows == 5
+    series = read(committer, "series").to_pylist()
+    assert sorted(r["instance_count"] for r in series) == [2, 3]
+
+
+def test_group_with_a_row_for_an_unknown_table_is_left_whole(
+    pipeline: IngestPipeline, blob_service: BlobServiceClient, committer: LakeCommitter
+) -> None:
+    ingest(pipeline, blob_service, instance(12, number=1))
+    ingest(pipeline, blob_service, instance(12, number=2))
+    rows = _restage_as_groups(blob_service, [[0]])
+    document = {
+        "schemaVersion": 2,
+        "rows": [
+            {"table": rows[1][0], "row": rows[1][1]},
+            {"table": "future", "row": {"x": 1}},
+        ],
+    }
+    mixed = "staging/groups/20261203T000000Z-mixed.json"
+    blob_service.get_blob_client("lake", mixed).upload_blob(json.dumps(document))
+
+    result = committer.commit()
+
+    assert result.inserted["instances"] == 1
+    assert staged(blob_service) == [mixed]
