@@ -8,7 +8,6 @@ docs/operations.md); the pipeline is idempotent, so that is always safe.
 
 from __future__ import annotations
 
-import functools
 import logging
 
 import azure.functions as func
@@ -16,6 +15,7 @@ import azure.functions as func
 from lib.composition import build_pipeline
 from lib.events import parse_blob_created
 from lib.ingest import IngestPipeline
+from lib.once import once
 from lib.storage import INCOMING
 
 logger = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 bp = func.Blueprint()
 
 
-@functools.cache
+@once
 def _pipeline() -> IngestPipeline:
     # One pipeline per worker process: clients and connection pools are reused
     # across invocations, as the Functions Python worker keeps modules loaded.

@@ -8,7 +8,6 @@ maintenance timer compacts and vacuums them daily, and ``GET
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 
@@ -18,6 +17,7 @@ from lib.errors import MedlakeError
 from lib.lake import LakeCommitter, LakeLocation, LakeSettings
 from lib.lake.maintenance import maintain
 from lib.lake.summary import analytics_summary
+from lib.once import once
 from lib.settings import Settings
 from lib.storage import blob_service_client
 
@@ -30,7 +30,7 @@ COMMIT_SCHEDULE = "0 */1 * * * *"
 MAINTENANCE_SCHEDULE = "30 30 2 * * *"
 
 
-@functools.cache
+@once
 def _committer() -> LakeCommitter:
     # One committer per worker process: clients and table existence are reused.
     settings = Settings.from_env()
