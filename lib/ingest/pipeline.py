@@ -386,6 +386,7 @@ class IngestPipeline:
         # One staged blob for the group's rows, written while its outcomes are
         # published in one request; both finish before any member deletes.
         rows = [row for closing in group for row in closing.rows]
+        logger.debug("closing group uploads=%d rows=%d", len(group), len(rows))
         staging = (
             self._writer.submit(self._row_stager, rows)
             if rows and self._row_stager is not None
