@@ -28,6 +28,7 @@ AZURITE_CONNECTION_STRING = (
 MIB = 1024 * 1024
 DEFAULT_MAX_UPLOAD_BYTES = 2048 * MIB
 DEFAULT_SPOOL_THRESHOLD_BYTES = 64 * MIB
+DEFAULT_CLOSING_WAIT_MS = 100
 
 
 def read_int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
@@ -88,6 +89,10 @@ class Settings:
     storage_proxy_from_env : bool
         Let the pipeline's storage clients honour ``HTTP(S)_PROXY``; off by
         default (see ``lib.storage.clients``).
+    closing_wait_ms : int
+        How long an upload's closing writes may wait for those of uploads still
+        in progress in the same process, to share one request (0: never wait;
+        see ``lib.ingest.group``).
     """
 
     storage_connection_string: str = AZURITE_CONNECTION_STRING
@@ -102,6 +107,7 @@ class Settings:
     faults: str = ""
     fault_state_dir: str = ""
     storage_proxy_from_env: bool = False
+    closing_wait_ms: int = DEFAULT_CLOSING_WAIT_MS
 
     def __post_init__(self) -> None:
         if not self.storage_connection_string and not self.storage_account_url:
@@ -148,4 +154,7 @@ class Settings:
             faults=env.get("MEDLAKE_FAULTS", ""),
             fault_state_dir=env.get("MEDLAKE_FAULT_STATE_DIR", ""),
             storage_proxy_from_env=read_bool(env, "MEDLAKE_STORAGE_PROXY_FROM_ENV"),
+            closing_wait_ms=read_int(
+                env, "MEDLAKE_CLOSING_WAIT_MS", DEFAULT_CLOSING_WAIT_MS, 0
+            ),
         )

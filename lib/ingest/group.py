@@ -8,10 +8,13 @@ process at a time (``PYTHON_THREADPOOL_THREAD_COUNT`` threads), so those that
 reach the end together can share the round trips, as databases share a log
 flush between the transactions that commit together.
 
-No timer holds anyone back: an upload that arrives while no flush is running
-becomes the leader and flushes at once, alone if need be. Uploads that arrive
-during that flush queue up, and the first of them leads the next flush for all
-of them. Under load the groups grow by themselves; when idle, nothing waits.
+An upload that arrives while no flush is running becomes the leader. It waits
+for the uploads that are still in progress in the same process (they
+:meth:`~GroupCommit.join` when they start), at most ``max_wait_seconds``, then
+flushes for every upload queued by then. Uploads that arrive during that flush
+queue up, and the first of them leads the next one. Under load the groups grow
+to about the thread count; a lone upload never waits, because nobody else is
+in progress.
 
 Every member of a group sees the flush's outcome: if it fails, each of them
 raises, so each event is redelivered and nothing is half done. Redelivery may
@@ -22,12 +25,14 @@ keys and outcome ids are deterministic, so a duplicate changes nothing.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
+from types import TracebackType
 from typing import Generic, TypeVar
 
 from lib.errors import TransientError
 
-__all__ = ["GroupCommit"]
+__all__ = ["GroupCommit", "Member"]
 
 T = TypeVar("T")
 
@@ -65,14 +70,20 @@ class GroupCommit(Generic[T]):
         flush: Callable[[Sequence[T]], None],
         *,
         max_items: int = DEFAULT_MAX_ITEMS,
+        max_wait_seconds: float = 0.0,
     ) -> None:
         if max_items < 1:
             raise ValueError("max_items must be at least 1")
+        if max_wait_seconds < 0:
+            raise ValueError("max_wait_seconds must not be negative")
         self._flush = flush
         self._max_items = max_items
+        self._max_wait = max_wait_seconds
         self._condition = threading.Condition()
         self._queue: list[_Ticket[T]] = []
         self._flushing = False
+        # Members that joined and have not submitted (or left) yet.
+        self._expected = 0
         # Books for tests and the bench: flushes run and items they carried.
         self.flushes = 0
         self.items = 0
@@ -83,7 +94,22 @@ class GroupCommit(Generic[T]):
         with self._condition:
             return len(self._queue)
 
-    def submit(self, item: T) -> None:
+    def join(self) -> Member[T]:
+        """Announce an item to come; use as a context manager around the work.
+
+        A leader waits up to ``max_wait_seconds`` for the items of members that
+        joined before it, and never while no member is working.
+        """
+        with self._condition:
+            self._expected += 1
+        return Member(self)
+
+    def _leave(self) -> None:
+        with self._condition:
+            self._expected -= 1
+            self._condition.notify_all()
+
+    def submit(self, item: T, *, _member: bool = False) -> None:
         """Return once a flush that carried ``item`` has succeeded.
 
         Raises
@@ -95,6 +121,9 @@ class GroupCommit(Generic[T]):
         ticket = _Ticket(item)
         with self._condition:
             self._queue.append(ticket)
+            if _member:
+                self._expected -= 1
+                self._condition.notify_all()
             while not ticket.done:
                 if self._flushing:
                     self._condition.wait()
@@ -106,6 +135,12 @@ class GroupCommit(Generic[T]):
     def _lead(self) -> None:
         """Flush the oldest queued items; called and returns holding the lock."""
         self._flushing = True
+        deadline = time.monotonic() + self._max_wait
+        while self._expected > 0 and len(self._queue) < self._max_items:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            self._condition.wait(remaining)
         group = self._queue[: self._max_items]
         del self._queue[: self._max_items]
         error: BaseException | None = None
@@ -127,6 +162,35 @@ class GroupCommit(Generic[T]):
                 ticket.error = error if index == 0 else _shared_failure(error)
         self._flushing = False
         self._condition.notify_all()
+
+
+class Member(Generic[T]):
+    """One caller's place in a group commit (see :meth:`GroupCommit.join`)."""
+
+    def __init__(self, group: GroupCommit[T]) -> None:
+        self._group = group
+        self._open = True
+
+    def submit(self, item: T) -> None:
+        """Submit this member's item; see :meth:`GroupCommit.submit`."""
+        if not self._open:
+            raise RuntimeError("this member has already submitted or left")
+        self._open = False
+        self._group.submit(item, _member=True)
+
+    def __enter__(self) -> Member[T]:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._open:
+            # Left without an item (skipped, failed): nobody waits for it.
+            self._open = False
+            self._group._leave()
 
 
 def _shared_failure(error: BaseException) -> BaseException:

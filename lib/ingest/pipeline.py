@@ -47,7 +47,7 @@ from lib.events import (
     outcome_publisher,
 )
 from lib.ingest.faults import FaultInjector
-from lib.ingest.group import GroupCommit
+from lib.ingest.group import GroupCommit, Member
 from lib.ingest.stages import (
     RejectionSink,
     RowStager,
@@ -129,6 +129,8 @@ class IngestPipeline:
     row_stager : RowStager, optional
         Writes the rows stages hand to :meth:`Upload.stage_row`, a group of
         uploads at a time; required once a stage stages rows.
+    closing_wait_seconds : float
+        How long a closing group waits for uploads still in progress.
     faults : FaultInjector
         Dev-mode fault points; inert by default.
     """
@@ -144,6 +146,7 @@ class IngestPipeline:
         stages: Iterable[Stage] = (),
         rejection_sinks: Iterable[RejectionSink] = (),
         row_stager: RowStager | None = None,
+        closing_wait_seconds: float = 0.0,
         faults: FaultInjector | None = None,
     ) -> None:
         self._service = service
@@ -159,7 +162,9 @@ class IngestPipeline:
             max_workers=WRITER_THREADS, thread_name_prefix="write"
         )
         # Public for metrics and tests: flushes, items and the queue length.
-        self.closing = GroupCommit(self._close_group)
+        self.closing = GroupCommit(
+            self._close_group, max_wait_seconds=closing_wait_seconds
+        )
         self._faults = faults or FaultInjector()
 
     @classmethod
@@ -181,6 +186,7 @@ class IngestPipeline:
             stages=stages,
             rejection_sinks=rejection_sinks,
             row_stager=row_stager,
+            closing_wait_seconds=settings.closing_wait_ms / 1000,
             faults=FaultInjector(settings.faults, settings.fault_state_dir),
         )
 
@@ -192,6 +198,12 @@ class IngestPipeline:
         TransientError
             Storage or the outcome topic failed; redeliver the event.
         """
+        # Joining at the start tells a closing group to wait a moment for this
+        # upload (see lib/ingest/group.py).
+        with self.closing.join() as member:
+            return self._handle(event, member)
+
+    def _handle(self, event: BlobCreated, member: Member[_Closing]) -> IngestResult:
         started = time.perf_counter()
         incoming = self._service.get_blob_client(INCOMING, event.blob_name)
         with tempfile.SpooledTemporaryFile(
@@ -234,7 +246,7 @@ class IngestPipeline:
                 )
                 return IngestResult(IngestStatus.SKIPPED)
 
-        self._close(event, result, upload.rows)
+        self._close(member, event, result, upload.rows)
         self._faults.check("before_delete", result.sha256)
         self._delete_incoming(incoming, event.etag)
         logger.info(
@@ -360,6 +372,7 @@ class IngestPipeline:
 
     def _close(
         self,
+        member: Member[_Closing],
         event: BlobCreated,
         result: IngestResult,
         rows: Sequence[tuple[str, Mapping[str, Any]]],
@@ -380,7 +393,7 @@ class IngestPipeline:
             codes=result.codes,
             details=result.details,
         )
-        self.closing.submit(_Closing(tuple(rows), outcome))
+        member.submit(_Closing(tuple(rows), outcome))
 
     def _close_group(self, group: Sequence[_Closing]) -> None:
         # One staged blob for the group's rows, written while its outcomes are

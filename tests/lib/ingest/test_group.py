@@ -163,3 +163,70 @@ def test_a_failed_flush_does_not_stop_the_next_group() -> None:
 def test_max_items_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         GroupCommit(lambda items: None, max_items=0)
+
+
+def test_a_lone_member_never_waits() -> None:
+    flushed: list[list[str]] = []
+    group: GroupCommit[str] = GroupCommit(
+        lambda items: flushed.append(list(items)), max_wait_seconds=5.0
+    )
+
+    started = time.perf_counter()
+    with group.join() as member:
+        member.submit("row")
+
+    assert time.perf_counter() - started < 0.5
+    assert flushed == [["row"]]
+
+
+def test_the_leader_waits_for_members_still_working() -> None:
+    flushed: list[list[str]] = []
+    group: GroupCommit[str] = GroupCommit(
+        lambda items: flushed.append(sorted(items)), max_wait_seconds=10.0
+    )
+    slow = group.join()
+    leader_done = threading.Event()
+
+    def lead() -> None:
+        with group.join() as member:
+            member.submit("fast")
+        leader_done.set()
+
+    leader = threading.Thread(target=lead)
+    leader.start()
+    wait_until(lambda: group.queued == 1)
+    assert not leader_done.wait(timeout=0.2)  # held for the slow member
+    with slow:
+        slow.submit("slow")
+    leader.join(timeout=10)
+
+    assert flushed == [["fast", "slow"]]
+
+
+def test_the_wait_ends_at_max_wait_or_when_members_leave() -> None:
+    flushed: list[list[str]] = []
+    group: GroupCommit[str] = GroupCommit(
+        lambda items: flushed.append(list(items)), max_wait_seconds=0.3
+    )
+
+    with group.join():  # a member that never submits...
+        started = time.perf_counter()
+        group.submit("alone")
+        waited = time.perf_counter() - started
+    assert 0.25 <= waited < 5
+
+    absent = group.join()
+    leaver = threading.Timer(0.05, lambda: absent.__exit__(None, None, None))
+    leaver.start()
+    started = time.perf_counter()
+    group.submit("after a leave")  # ...and one that leaves releases the leader
+    assert time.perf_counter() - started < 0.25
+    assert flushed == [["alone"], ["after a leave"]]
+
+
+def test_a_member_submits_once() -> None:
+    group: GroupCommit[str] = GroupCommit(lambda items: None)
+    with group.join() as member:
+        member.submit("row")
+        with pytest.raises(RuntimeError, match="already submitted"):
+            member.submit("again")
