@@ -34,7 +34,11 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from azure.core.exceptions import AzureError, ResourceNotFoundError
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ResourceNotFoundError,
+)
 from azure.storage.blob import BlobServiceClient
 from deltalake import DeltaTable, QueryBuilder
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
@@ -53,6 +57,8 @@ logger = logging.getLogger(__name__)
 
 IO_THREADS = 16
 DELETE_BATCH = 256  # the most one Blob Batch request takes
+# Statuses with which a service refuses a Blob Batch request as a whole.
+BATCH_REFUSED = frozenset({400, 403, 404, 405, 501})
 MERGE_ATTEMPTS = 6
 
 
@@ -106,6 +112,9 @@ class LakeCommitter:
         self._location = location
         self._settings = settings or LakeSettings()
         self._tables_exist = False
+        # Cleared when the account refuses Blob Batch requests; deletes then
+        # go one request per blob for the life of this committer.
+        self._batch_deletes = True
 
     # -- tables -------------------------------------------------------------
 
@@ -275,10 +284,32 @@ class LakeCommitter:
             for start in range(0, len(pending), DELETE_BATCH)
         ]
 
+        def delete_each(batch: list[str]) -> None:
+            for name in batch:
+                # A name already gone (an overlapping run deleted it) is fine.
+                with contextlib.suppress(ResourceNotFoundError):
+                    container.delete_blob(name)
+
         def delete(batch: list[str]) -> None:
-            # One Blob Batch request per 256 names; a name already gone (an
-            # overlapping run deleted it) fails alone and is fine.
-            container.delete_blobs(*batch, raise_on_any_failure=False)
+            if not self._batch_deletes:
+                delete_each(batch)
+                return
+            try:
+                # One Blob Batch request per 256 names; a sub-request for a
+                # name already gone fails alone and is fine.
+                container.delete_blobs(*batch, raise_on_any_failure=False)
+            except HttpResponseError as exc:
+                # The batch request as a whole was refused (an account or
+                # emulator without Blob Batch answers 400, 403 or 405), not
+                # one of its names: fall back to one Delete Blob per name.
+                if exc.status_code not in BATCH_REFUSED:
+                    raise
+                self._batch_deletes = False
+                logger.warning(
+                    "Blob Batch refused (HTTP %s); deleting staged rows one by one",
+                    exc.status_code,
+                )
+                delete_each(batch)
 
         try:
             with ThreadPoolExecutor(max_workers=IO_THREADS) as pool:

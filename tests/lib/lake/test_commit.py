@@ -7,7 +7,8 @@ import threading
 from collections import Counter
 
 import pytest
-from azure.storage.blob import BlobServiceClient
+from azure.core.exceptions import HttpResponseError
+from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from lib.errors import TransientError
 from lib.ingest import IngestPipeline
@@ -308,3 +309,34 @@ def test_group_with_a_row_for_an_unknown_table_is_left_whole(
 
     assert result.inserted["instances"] == 1
     assert staged(blob_service) == [mixed]
+
+
+def test_staged_rows_are_deleted_one_by_one_where_blob_batch_is_refused(
+    pipeline: IngestPipeline,
+    blob_service: BlobServiceClient,
+    location: LakeLocation,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # An account that refuses Blob Batch as a whole (as some account kinds
+    # and emulators do) must not leave committed rows staged forever.
+    for number in range(1, 4):
+        ingest(pipeline, blob_service, instance(6, number=number))
+    refused: list[int] = []
+
+    def refuse(self: ContainerClient, *names: str, **kwargs: object) -> None:
+        refused.append(len(names))
+        error = HttpResponseError(message="Blob Batch is not supported")
+        error.status_code = 405
+        raise error
+
+    monkeypatch.setattr(ContainerClient, "delete_blobs", refuse)
+    committer = LakeCommitter(blob_service, location, LakeSettings(commit_max_rows=2))
+    with caplog.at_level("WARNING", logger="lib.lake.commit"):
+        committer.commit()
+        committer.commit()
+
+    assert staged(blob_service) == []
+    assert read(committer, "instances").num_rows == 3
+    assert refused == [2]  # refused once, then never asked again
+    assert "Blob Batch refused (HTTP 405)" in caplog.text
