@@ -33,7 +33,7 @@ BUDGET = 0.5
 # Rounds of (baseline, pipeline); the reported ratio is the median of the
 # rounds' ratios. A single side's best round is a poor estimate: the baseline's
 # run is half as long as the pipeline's, so its best round is the luckier one.
-ROUNDS = 5
+ROUNDS = 7
 
 
 def _upload_all(service: BlobServiceClient, container: str, blobs: list[bytes]) -> None:
