@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 
@@ -14,6 +15,7 @@ from lib.events import BlobCreated
 from lib.ingest import IngestPipeline
 from lib.ingest.pipeline import IngestResult
 from lib.lake import LakeCommitter, LakeLocation, LakeSettings
+from lib.lake.staging import staged_rows
 from lib.samples import SyntheticPatient, ct_instance
 from lib.settings import Settings
 from lib.storage import INCOMING, LAKE
@@ -85,3 +87,13 @@ def read(committer: LakeCommitter, table: str) -> pa.Table:
 def staged(service: BlobServiceClient) -> list[str]:
     container = service.get_container_client(LAKE)
     return sorted(b.name for b in container.list_blobs(name_starts_with="staging/"))
+
+
+def staged_row_count(service: BlobServiceClient) -> int:
+    """Rows staged, counting every row of a grouped blob (several uploads
+    closed together stage their rows in one blob)."""
+    container = service.get_container_client(LAKE)
+    return sum(
+        len(list(staged_rows(json.loads(container.download_blob(name).readall()))))
+        for name in staged(service)
+    )
