@@ -106,6 +106,11 @@ def print_table(results: list[dict[str, Any]]) -> None:
                 f"{'':<10}   median of {len(r['rounds'])} rounds; "
                 f"ratio per round {low:.2f}x to {high:.2f}x"
             )
+        if "cpu_ratio" in r:
+            print(
+                f"{'':<10}   CPU per file (all processes), baseline / ours: "
+                f"{r['cpu_ratio']:.2f}x"
+            )
 
 
 if __name__ == "__main__":

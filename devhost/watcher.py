@@ -4,9 +4,11 @@ In Azure, a Storage event subscription sends ``Microsoft.Storage.BlobCreated``
 to the ingest function for each upload. Azurite has no Event Grid, so the dev
 host lists ``incoming`` every poll interval and turns each new (name, ETag) pair
 into one such event, delivered with Event Grid's retry and dead-letter policy.
-While every worker has a delivery waiting, the next listing is put off until
-the backlog drains: listing cannot speed up work already queued, and parsing a
-listing of thousands of blobs costs more CPU than the deliveries themselves.
+Each listing page is published as it arrives, so a large backlog starts
+moving after the first hundred blobs. While every worker has a delivery
+waiting, the next page or listing is put off until the backlog drains: listing
+cannot speed up work already queued, and parsing a listing of thousands of
+blobs costs more CPU than the deliveries themselves.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 DEAD_LETTER_WRITE_ATTEMPTS = 3
 BACKLOG_CHECK_SECONDS = 0.05
+# Blobs per listing request; deliveries start after the first page.
+LISTING_PAGE_SIZE = 100
 
 
 @dataclass(frozen=True)
@@ -129,11 +133,10 @@ class BlobWatcher:
             self.polls_started += 1
             poll = self.polls_started
             try:
-                blobs = await asyncio.to_thread(self._list_incoming)
+                await self._poll(stop)
             except Exception as exc:
                 self._record_outage(exc)
             else:
-                self._publish(blobs)
                 self.polls_completed += 1
                 # The number of the poll, not a count: a caller that saw
                 # pollsStarted == n knows a poll begun after it has finished
@@ -147,6 +150,28 @@ class BlobWatcher:
                 await asyncio.wait_for(stop.wait(), timeout=self.poll_seconds)
         self.state = "stopped"
 
+    async def _poll(self, stop: asyncio.Event) -> None:
+        """List ``incoming`` a page at a time, publishing each page's new blobs.
+
+        Event Grid announces each blob as it is created; publishing per page
+        keeps the first deliveries of a large backlog from waiting for the whole
+        listing. Between pages the listing waits while the workers have a
+        backlog, as between polls.
+        """
+        pages = self._list_incoming()  # a generator: each page is read in a thread
+        listed: set[tuple[str, str]] = set()
+        while not stop.is_set():
+            page = await asyncio.to_thread(next, pages, None)
+            if page is None:
+                # Forget what is gone or overwritten only after the whole
+                # listing: a blob not on this page may be on a later one.
+                self._known &= listed
+                return
+            listed.update((blob.name, blob.etag) for blob in page)
+            self._publish(page)
+            while self._backlogged() and not stop.is_set():
+                await asyncio.sleep(BACKLOG_CHECK_SECONDS)
+
     def _record_outage(self, exc: Exception) -> None:
         # Only the exception type: storage errors can quote the request URL.
         if self.state != "unreachable":
@@ -157,7 +182,7 @@ class BlobWatcher:
         self.state = "unreachable"
         self.last_error = type(exc).__name__
 
-    def _list_incoming(self) -> list[_Blob]:
+    def _list_incoming(self) -> Iterator[list[_Blob]]:
         if not self._containers_ready:
             for name in (INCOMING, DEADLETTER):
                 with contextlib.suppress(ResourceExistsError):
@@ -166,21 +191,23 @@ class BlobWatcher:
         container = self.service.get_container_client(INCOMING)
         # No SDK retries: the next poll is the retry, and a dead emulator must
         # not stall the loop for the SDK's full back-off schedule.
-        return [
-            _Blob(
-                name=item.name,
-                etag=str(item.etag).strip('"'),
-                last_modified=item.last_modified,
-                content_type=item.content_settings.content_type
-                or "application/octet-stream",
-                size=int(item.size or 0),
-            )
-            for item in container.list_blobs(retry_total=0)
-        ]
+        pages = container.list_blobs(
+            results_per_page=LISTING_PAGE_SIZE, retry_total=0
+        ).by_page()
+        for page in pages:
+            yield [
+                _Blob(
+                    name=item.name,
+                    etag=str(item.etag).strip('"'),
+                    last_modified=item.last_modified,
+                    content_type=item.content_settings.content_type
+                    or "application/octet-stream",
+                    size=int(item.size or 0),
+                )
+                for item in page
+            ]
 
     def _publish(self, blobs: list[_Blob]) -> None:
-        listed = {(blob.name, blob.etag) for blob in blobs}
-        self._known &= listed
         container_url = self.service.get_container_client(INCOMING).url
         for blob in sorted(blobs, key=lambda b: b.last_modified):
             if (blob.name, blob.etag) in self._known:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
 
 from azure.storage.blob import BlobServiceClient, ContentSettings
 
+from devhost.watcher import LISTING_PAGE_SIZE
 from lib.storage import DEADLETTER, INCOMING, deadletter_blob_name
 from tests.devhost.conftest import SAMPLE_APP
 from tests.support.azurite import connection_string, free_port, running_azurite
@@ -270,6 +272,42 @@ def test_listing_waits_while_the_workers_have_a_backlog(
     subjects = [e["subject"] for e in _recorded_events(blob_service)]
     assert len(subjects) == len(set(subjects)) == 7
     assert any(s.endswith("/backlog/late.dcm") for s in subjects)
+
+
+def test_listing_pages_are_published_as_they_arrive(
+    devhost_env: dict[str, str], blob_service: BlobServiceClient
+) -> None:
+    env = _env(
+        devhost_env,
+        MEDLAKE_DEVHOST_EVENT_FUNCTIONS="record_event",
+        SAMPLE_RECORD_SLEEP="0.05",
+    )
+    total = 2 * LISTING_PAGE_SIZE + 5
+    container = blob_service.get_container_client(INCOMING)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(
+            pool.map(
+                lambda index: container.upload_blob(f"pages/{index:04d}.dcm", b"DICM"),
+                range(total),
+            )
+        )
+    published_seen: set[int] = set()
+    with running_devhost(env, app=SAMPLE_APP, workers=1, threads=4) as host:
+        deadline = time.monotonic() + 90
+        while host.status()["counters"]["succeeded"] < total:
+            assert time.monotonic() < deadline, "the backlog never drained"
+            published_seen.add(host.status()["watcher"]["eventsPublished"])
+            time.sleep(0.05)
+        host.wait_idle(timeout=60)  # a later poll must not publish them again
+        watcher = host.status()["watcher"]
+
+    # The first page went out before the next was read, and the next waited
+    # for the backlog of the first.
+    assert LISTING_PAGE_SIZE in published_seen
+    assert watcher["eventsPublished"] == total
+    assert watcher["tracked"] == total
+    subjects = [e["subject"] for e in _recorded_events(blob_service)]
+    assert len(subjects) == len(set(subjects)) == total
 
 
 def test_watcher_outlives_unreachable_storage(devhost_env: dict[str, str]) -> None:
