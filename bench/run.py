@@ -82,8 +82,10 @@ def main() -> int:
 
 
 def print_table(results: list[dict[str, Any]]) -> None:
+    # The measure column is as wide as the longest name, so columns line up.
+    width = max([len("measure"), *(len(r["name"]) for r in results)])
     header = (
-        f"{'case':<10} {'measure':<30} {'value':>16} {'baseline':>16} "
+        f"{'case':<10} {'measure':<{width}} {'value':>16} {'baseline':>16} "
         f"{'ratio':>7} {'budget':>7}  ok"
     )
     print("\n" + header)
@@ -96,7 +98,7 @@ def print_table(results: list[dict[str, Any]]) -> None:
         limit = f">={budget:.1f}" if budget is not None else "-"
         verdict = "-" if passed is None else ("yes" if passed else "NO")
         print(
-            f"{r['case']:<10} {r['name']:<30} {value:>16} {baseline:>16} "
+            f"{r['case']:<10} {r['name']:<{width}} {value:>16} {baseline:>16} "
             f"{r['ratio']:>6.2f}x {limit:>7}  {verdict}"
         )
         print(f"{'':<10}   vs {r['baseline_name']}")
