@@ -19,6 +19,8 @@ REPORT = ROOT / ".data" / "medlake-report.html"
 
 
 def main() -> int:
+    # Lines appear in order, and at once, when the output goes to a pipe or a file.
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     stack.up()
     if not SAMPLES.exists():
         subprocess.run([str(MEDLAKE), "samples", str(SAMPLES)], check=True, cwd=ROOT)

@@ -25,6 +25,9 @@ DEVHOST_PORT = 7071
 STATUS_URL = f"http://127.0.0.1:{DEVHOST_PORT}/runtime/status"
 START_TIMEOUT = 60.0
 
+# The services started by this process, so that it can reap them once they exit.
+_STARTED: dict[str, subprocess.Popen[bytes]] = {}
+
 
 def _port_open(port: int) -> bool:
     try:
@@ -46,23 +49,32 @@ def _pid(name: str) -> int | None:
     path = RUN / f"{name}.pid"
     try:
         pid = int(path.read_text())
-        os.kill(pid, 0)
     except (OSError, ValueError):
+        return None
+    # A service this process started (``make demo``) stays a zombie after it
+    # exits until it is reaped, and a zombie still answers kill(0).
+    started = _STARTED.get(name)
+    if started is not None and started.pid == pid and started.poll() is not None:
+        return None
+    try:
+        os.kill(pid, 0)
+    except OSError:
         return None
     return pid
 
 
 def _start(name: str, command: list[str]) -> None:
     RUN.mkdir(exist_ok=True)
-    log = (RUN / f"{name}.log").open("ab")
-    process = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    with (RUN / f"{name}.log").open("ab") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    _STARTED[name] = process
     (RUN / f"{name}.pid").write_text(str(process.pid))
 
 
