@@ -65,16 +65,22 @@ def _fresh_containers(service: BlobServiceClient) -> None:
     service.create_container("benchdst")
 
 
+def _stat_fields(pid: int | str) -> list[str] | None:
+    """The fields of ``/proc/PID/stat`` after the command name, or None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()
+    except OSError:
+        return None
+
+
 def _cpu_seconds(pids: set[int]) -> float:
     """User plus system CPU of ``pids`` so far (processes gone count nothing)."""
     total = 0
     for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                fields = stat.read().rpartition(")")[2].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
+        fields = _stat_fields(pid)
+        if fields is not None:
+            total += int(fields[11]) + int(fields[12])  # utime, stime
     return total / os.sysconf("SC_CLK_TCK")
 
 
@@ -82,14 +88,9 @@ def _process_tree(root: int) -> set[int]:
     """``root`` and every process descended from it."""
     parents: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                ppid = int(stat.read().rpartition(")")[2].split()[1])
-        except OSError:
-            continue
-        parents.setdefault(ppid, []).append(int(entry))
+        fields = _stat_fields(entry) if entry.isdigit() else None
+        if fields is not None:
+            parents.setdefault(int(fields[1]), []).append(int(entry))
     tree, pending = set(), [root]
     while pending:
         pid = pending.pop()

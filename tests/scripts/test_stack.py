@@ -25,15 +25,22 @@ def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     return module
 
 
+def _stops(stack: ModuleType, name: str, timeout: float = 10) -> bool:
+    """Whether ``_pid(name)`` says the service is gone within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while stack._pid(name) is not None:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def test_a_stopped_service_is_not_running(stack: ModuleType) -> None:
     stack._start("sleeper", [sys.executable, "-c", "import time; time.sleep(60)"])
     pid = stack._pid("sleeper")
     assert pid is not None
     os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and stack._pid("sleeper") is not None:
-        time.sleep(0.05)
-    assert stack._pid("sleeper") is None
+    assert _stops(stack, "sleeper")
 
 
 def test_a_service_that_exited_in_this_process_is_not_running(
@@ -42,10 +49,7 @@ def test_a_service_that_exited_in_this_process_is_not_running(
     # make demo starts the services itself, so one that exits is its zombie child
     # until reaped; it must not count as running (down would wait, then SIGKILL).
     stack._start("quitter", [sys.executable, "-c", "pass"])
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and stack._pid("quitter") is not None:
-        time.sleep(0.05)
-    assert stack._pid("quitter") is None
+    assert _stops(stack, "quitter")
 
 
 def test_no_pid_file_means_not_running(stack: ModuleType) -> None:
