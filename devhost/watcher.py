@@ -169,6 +169,9 @@ class BlobWatcher:
                 return
             listed.update((blob.name, blob.etag) for blob in page)
             self._publish(page)
+            # Let the deliveries just started reach the pool's queue (they run
+            # up to their wait for a slot), so the backlog check counts them.
+            await asyncio.sleep(0)
             while self._backlogged() and not stop.is_set():
                 await asyncio.sleep(BACKLOG_CHECK_SECONDS)
 
