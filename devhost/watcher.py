@@ -117,19 +117,10 @@ class BlobWatcher:
         While the workers have a backlog the next listing waits, checked every
         ``BACKLOG_CHECK_SECONDS``, and runs as soon as the backlog drains.
         """
-        deferring = False
         while not stop.is_set():
-            if self._backlogged():
-                if not deferring:
-                    self.polls_deferred += 1
-                    deferring = True
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        stop.wait(),
-                        timeout=min(self.poll_seconds, BACKLOG_CHECK_SECONDS),
-                    )
-                continue
-            deferring = False
+            await self._wait_out_backlog(stop)
+            if stop.is_set():
+                break
             self.polls_started += 1
             poll = self.polls_started
             try:
@@ -161,19 +152,33 @@ class BlobWatcher:
         pages = self._list_incoming()  # a generator: each page is read in a thread
         listed: set[tuple[str, str]] = set()
         while not stop.is_set():
-            page = await asyncio.to_thread(next, pages, None)
-            if page is None:
+            item = await asyncio.to_thread(next, pages, None)
+            if item is None:
                 # Forget what is gone or overwritten only after the whole
                 # listing: a blob not on this page may be on a later one.
                 self._known &= listed
                 return
+            page, more = item
             listed.update((blob.name, blob.etag) for blob in page)
             self._publish(page)
-            # Let the deliveries just started reach the pool's queue (they run
-            # up to their wait for a slot), so the backlog check counts them.
-            await asyncio.sleep(0)
-            while self._backlogged() and not stop.is_set():
-                await asyncio.sleep(BACKLOG_CHECK_SECONDS)
+            if more:
+                await self._wait_out_backlog(stop)
+
+    async def _wait_out_backlog(self, stop: asyncio.Event) -> None:
+        """Return when the workers have no backlog (or at ``stop``), checking every
+        ``BACKLOG_CHECK_SECONDS``; each wait counts in ``pollsDeferred``."""
+        # Let deliveries just started reach the pool's queue (they run up to
+        # their wait for a slot), so the backlog check counts them.
+        await asyncio.sleep(0)
+        if not self._backlogged():
+            return
+        self.polls_deferred += 1
+        while self._backlogged() and not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    stop.wait(),
+                    timeout=min(self.poll_seconds, BACKLOG_CHECK_SECONDS),
+                )
 
     def _record_outage(self, exc: Exception) -> None:
         # Only the exception type: storage errors can quote the request URL.
@@ -185,7 +190,8 @@ class BlobWatcher:
         self.state = "unreachable"
         self.last_error = type(exc).__name__
 
-    def _list_incoming(self) -> Iterator[list[_Blob]]:
+    def _list_incoming(self) -> Iterator[tuple[list[_Blob], bool]]:
+        """Each page of ``incoming``, and whether another page follows."""
         if not self._containers_ready:
             for name in (INCOMING, DEADLETTER):
                 with contextlib.suppress(ResourceExistsError):
@@ -198,7 +204,7 @@ class BlobWatcher:
             results_per_page=LISTING_PAGE_SIZE, retry_total=0
         ).by_page()
         for page in pages:
-            yield [
+            blobs = [
                 _Blob(
                     name=item.name,
                     etag=str(item.etag).strip('"'),
@@ -209,6 +215,7 @@ class BlobWatcher:
                 )
                 for item in page
             ]
+            yield blobs, bool(pages.continuation_token)
 
     def _publish(self, blobs: list[_Blob]) -> None:
         container_url = self.service.get_container_client(INCOMING).url
